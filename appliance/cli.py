@@ -1,0 +1,200 @@
+"""The `hearth` command: set up, run, check and look after the box.
+
+Every expected failure is a HearthError whose one-line message is printed
+as "hearth: ..." with a non-zero exit; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from appliance import HearthError
+from appliance.config import Settings, write_default_config
+from appliance.paths import Layout
+
+
+def settings() -> Settings:
+    return Settings.load(Layout.discover())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Hearth: practice management for small therapy practices."""
+
+
+@cli.command()
+@click.option("--practice-name", default="Hearth Practice", show_default=True)
+def init(practice_name: str) -> None:
+    """Create config, keys and the encrypted database, then migrate. Safe to re-run."""
+    from appliance import keys, storage
+    from appliance.migrations import migrate
+
+    layout = Layout.discover()
+    layout.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not layout.config_file.exists():
+        write_default_config(layout.config_file, practice_name)
+        click.echo(f"wrote {layout.config_file}")
+    if layout.database.exists():
+        # An existing database is never re-keyed or replaced here: a missing
+        # key must be restored, not regenerated over good data.
+        database = storage.open_database(layout, check_schema=False)
+    else:
+        for name in keys.ensure_keys(layout):
+            click.echo(f"created key {keys.key_path(layout, name)}")
+        database = storage.open_database(layout, create=True, check_schema=False)
+        click.echo(f"created encrypted database {layout.database}")
+    applied = migrate(database)
+    click.echo(f"schema at version {max(applied) if applied else 'current'}; "
+               f"{len(applied)} migration step(s) applied")
+
+
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Apply pending schema migrations."""
+    from appliance import storage
+    from appliance.migrations import current_version, migrate
+
+    database = storage.open_database(Layout.discover(), check_schema=False)
+    applied = migrate(database)
+    with database.connection_context():
+        version = current_version(database)
+    click.echo(f"schema at version {version}; {len(applied)} step(s) applied")
+
+
+@cli.command()
+@click.option("--seed", default=2026, show_default=True, help="Same seed, same practice.")
+@click.option("--clients", "client_count", default=150, show_default=True)
+def demo(seed: int, client_count: int) -> None:
+    """Fill the database with a realistic small practice (demo only)."""
+    from appliance import storage
+    from webapp.demo import load_demo
+
+    config = settings()
+    storage.open_database(config.layout)
+    summary = load_demo(config.layout, seed=seed, client_count=client_count)
+    click.echo(summary)
+
+
+@cli.command()
+@click.argument("which", type=click.Choice(["staff", "portal"]))
+def serve(which: str) -> None:
+    """Serve one app under gunicorn (the systemd units call this)."""
+    from appliance.server import serve_app
+
+    serve_app(settings(), which)
+
+
+@cli.command()
+@click.option("--workers", default=2, show_default=True)
+def worker(workers: int) -> None:
+    """Run the Huey consumer for reminders, retention and backups."""
+    from appliance.server import run_worker
+
+    run_worker(settings(), workers)
+
+
+@cli.command()
+def run() -> None:
+    """Development: serve both apps and the worker until Ctrl-C."""
+    from appliance.server import run_all
+
+    run_all(settings())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def check(as_json: bool) -> None:
+    """Run the health checks; exit 1 if any fails."""
+    from appliance.checks import run_checks
+
+    results = run_checks(settings())
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        for result in results:
+            click.echo(f"{result.status:<5} {result.name}: {result.detail}")
+    if any(r.status == "fail" for r in results):
+        sys.exit(1)
+
+
+@cli.group()
+def keys() -> None:
+    """Manage the database and session keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-key the database and queue: copy, verify, then swap. Stop Hearth first."""
+    from appliance.rotation import rotate_database_key
+
+    for line in rotate_database_key(Layout.discover()):
+        click.echo(line)
+
+
+@cli.group()
+def users() -> None:
+    """Manage staff accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="The person's full name.")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["admin", "clinician", "supervisor", "biller", "front_desk"]))
+def users_add(username: str, full_name: str, roles: tuple[str, ...]) -> None:
+    """Add a staff account and print its first password once."""
+    from appliance import storage
+    from webapp.core.accounts import create_staff_user, generate_password
+
+    storage.open_database(Layout.discover())
+    password = generate_password()
+    with storage.db.connection_context():
+        create_staff_user(username, full_name, list(roles), password)
+    click.echo(f"created {username}; first password (shown once): {password}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: expected failures become one line and exit code 2."""
+    import peewee
+    from sqlcipher3 import dbapi2 as sqlcipher
+
+    # Everything Hearth writes (database, queue, keys, exports) is for its own user only.
+    os.umask(0o077)
+
+    def fail(message: str, code: int) -> None:
+        click.echo(f"hearth: {message}", err=True)
+        sys.exit(code)
+
+    handlers: list[tuple[type[BaseException], Callable[[Any], None]]] = [
+        (HearthError, lambda exc: fail(str(exc), exc.exit_code)),
+        (sqlcipher.DatabaseError, lambda exc: fail(_database_message(exc), 2)),
+        (peewee.DatabaseError, lambda exc: fail(_database_message(exc), 2)),
+    ]
+    try:
+        cli.main(args=argv, prog_name="hearth", standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except tuple(h[0] for h in handlers) as exc:  # type: ignore[misc]
+        for kind, handle in handlers:
+            if isinstance(exc, kind):
+                handle(exc)
+
+
+def _database_message(exc: Exception) -> str:
+    from appliance.paths import Layout
+    from appliance.storage import classify_error
+
+    return str(classify_error(Layout.discover().database, exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""One typed settings object, read from hearth.toml; the only reader of config files.
+
+    settings = Settings.load()          # discovers the layout, reads hearth.toml
+    settings.staff_port                 # env HEARTH_STAFF_PORT wins over the file
+
+The file holds no secrets: keys live in their own 0600 files (appliance.keys).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from appliance import HearthError
+from appliance.paths import Layout
+
+
+class ConfigError(HearthError):
+    pass
+
+
+DEFAULT_CONFIG = """\
+# Hearth settings. Secrets are not kept here: see the keys/ directory.
+
+# The practice's name, shown on every page and in messages to clients.
+practice_name = "{practice_name}"
+
+# Times are stored in UTC and shown in this time zone.
+timezone = "America/New_York"
+
+# Where the staff app (LAN only) and the client portal listen.
+staff_host = "127.0.0.1"
+staff_port = 8000
+portal_host = "127.0.0.1"
+portal_port = 8001
+
+# True when nginx serves the apps over HTTPS: cookies become Secure and take
+# the __Host- prefix, and HSTS is sent.
+behind_tls = false
+
+# gunicorn worker processes and threads per app.
+web_workers = 2
+web_threads = 4
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    layout: Layout
+    practice_name: str = "Hearth Practice"
+    timezone: str = "America/New_York"
+    staff_host: str = "127.0.0.1"
+    staff_port: int = 8000
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8001
+    behind_tls: bool = False
+    web_workers: int = 2
+    web_threads: int = 4
+    # Not read from the file: set by tests and tools that build apps directly.
+    testing: bool = field(default=False)
+
+    @classmethod
+    def load(cls, layout: Layout | None = None) -> Settings:
+        layout = layout or Layout.discover()
+        values: dict[str, Any] = {}
+        if layout.config_file.exists():
+            try:
+                values = tomllib.loads(layout.config_file.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{layout.config_file} is not valid TOML: {exc}") from exc
+            except PermissionError as exc:
+                raise ConfigError(f"cannot read {layout.config_file}: permission denied") from exc
+        settings = cls(layout=layout)
+        return settings.with_values(values).with_environment(os.environ)
+
+    def with_values(self, values: dict[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(self) if f.name not in ("layout", "testing")}
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ConfigError(f"unknown setting {name!r} in {self.layout.config_file}")
+            expected = type(getattr(self, name))
+            if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+                raise ConfigError(
+                    f"setting {name!r} must be {expected.__name__}, not {value!r}"
+                )
+            changes[name] = value
+        return replace(self, **changes)._validated()
+
+    def with_environment(self, environ: Any) -> Settings:
+        changes: dict[str, Any] = {}
+        for variable, name in (("HEARTH_STAFF_PORT", "staff_port"),
+                               ("HEARTH_PORTAL_PORT", "portal_port")):
+            raw = environ.get(variable)
+            if raw:
+                if not raw.isdigit():
+                    raise ConfigError(f"{variable} must be a port number, not {raw!r}")
+                changes[name] = int(raw)
+        return replace(self, **changes)._validated()
+
+    def _validated(self) -> Settings:
+        for name in ("staff_port", "portal_port"):
+            port = getattr(self, name)
+            if not 1 <= port <= 65535:
+                raise ConfigError(f"{name} must be between 1 and 65535, not {port}")
+        if self.staff_port == self.portal_port and self.staff_host == self.portal_host:
+            raise ConfigError("the staff app and the portal need different ports")
+        if self.web_workers < 1 or self.web_threads < 1:
+            raise ConfigError("web_workers and web_threads must be at least 1")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except Exception as exc:
+            raise ConfigError(f"unknown time zone {self.timezone!r}") from exc
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        return self.layout.database
+
+
+def write_default_config(path: Path, practice_name: str = "Hearth Practice") -> None:
+    """Write the commented default file; never replaces an existing one."""
+    from appliance.fileutil import write_new_file
+
+    write_new_file(path, DEFAULT_CONFIG.format(practice_name=practice_name).encode(), mode=0o640)

@@ -1,0 +1,139 @@
+"""The two Flask apps: the staff app (LAN only) and the client portal.
+
+    app = create_staff_app(Settings.load())
+
+Each has its own secret key, cookie name and sessions, so a portal cookie can
+never open the staff app. Creating an app unlocks the database but never
+migrates it: run `hearth migrate` (or `hearth init`) first.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from appliance.config import Settings
+from appliance.keys import DATABASE_KEY, PORTAL_SESSION_KEY, STAFF_SESSION_KEY, load_key
+from appliance.storage import db, open_database
+from webapp.core import security
+from webapp.core.sessions import DatabaseSessionInterface
+from webapp.core.timeutil import local
+from webapp.tasks import unlock_queue
+
+CORE = Path(__file__).parent / "core"
+MAX_REQUEST_BYTES = 2 * 1024 * 1024  # forms only; uploads get their own limit later
+
+
+def _base_app(settings: Settings, kind: str, key_name: str, account_model: Any,
+              home: str) -> Flask:
+    app = Flask(f"hearth_{kind}", static_folder=str(CORE / "static"),
+                template_folder=str(CORE / "templates"))
+    open_database(settings.layout)
+    unlock_queue(settings.layout.queue, load_key(settings.layout, DATABASE_KEY))
+    cookie = f"__Host-hearth_{kind}" if settings.behind_tls else f"hearth_{kind}"
+    app.config.update(
+        SECRET_KEY=load_key(settings.layout, key_name),
+        SESSION_COOKIE_NAME=cookie,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.behind_tls,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        WTF_CSRF_SSL_STRICT=settings.behind_tls,
+        TESTING=settings.testing,
+        HEARTH_SETTINGS=settings,
+        HEARTH_KIND=kind,
+        HEARTH_TLS=settings.behind_tls,
+        HEARTH_ACCOUNT_MODEL=account_model,
+        HEARTH_HOME=home,
+    )
+    app.session_interface = DatabaseSessionInterface(kind)
+    CSRFProtect(app)
+    login_manager = LoginManager(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = None  # the server-side session is the protection
+
+    @login_manager.user_loader
+    def load_account(account_id: str) -> Any:
+        if not account_id.isdigit():
+            return None
+        return account_model.get_or_none(
+            (account_model.id == int(account_id)) & (account_model.is_active == True)  # noqa: E712
+        )
+
+    security.install(app)
+    _install_error_pages(app)
+
+    @app.teardown_appcontext
+    def close_database(_: BaseException | None) -> None:
+        if not db.is_closed():
+            db.close()
+
+    @app.context_processor
+    def practice() -> dict[str, Any]:
+        return {"practice_name": settings.practice_name, "app_kind": kind}
+
+    app.jinja_env.filters["local_time"] = lambda moment, fmt="%b %-d, %Y %-I:%M %p": (
+        local(moment, settings.timezone).strftime(fmt) if moment else "")
+
+    from webapp.core.views import auth, health
+
+    app.register_blueprint(auth)
+    app.register_blueprint(health)
+    return app
+
+
+def _install_error_pages(app: Flask) -> None:
+    """Error pages say what happened in general terms; never a record or a traceback."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> Any:
+        return render_template("core/error.html", code=400, title="This form has expired",
+                               message="Please go back, reload the page and try again."), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        return render_template("core/error.html", code=error.code, title=error.name,
+                               message=_ERROR_MESSAGES.get(error.code or 0, "")), error.code
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception) -> Any:
+        app.logger.error("unhandled %s on %s", type(error).__name__, "request")
+        return render_template("core/error.html", code=500, title="Something went wrong",
+                               message="The error has been logged. Please try again."), 500
+
+
+_ERROR_MESSAGES = {
+    401: "Please sign in.",
+    403: "Your account does not have access to this page.",
+    404: "There is no page at this address.",
+    405: "That action is not allowed here.",
+    413: "What you sent is too large.",
+}
+
+
+def create_staff_app(settings: Settings) -> Flask:
+    from webapp.clients.views import clients
+    from webapp.core.models import StaffUser
+
+    app = _base_app(settings, "staff", STAFF_SESSION_KEY, StaffUser, home="clients.index")
+    app.register_blueprint(clients)
+    return app
+
+
+def create_portal_app(settings: Settings) -> Flask:
+    from webapp.portal.models import ClientAccount
+    from webapp.portal.views import portal
+
+    app = _base_app(settings, "portal", PORTAL_SESSION_KEY, ClientAccount, home="portal.home")
+    app.register_blueprint(portal)
+    return app

@@ -1,0 +1,1 @@
+"""The audit trail: every service records through `record()`."""

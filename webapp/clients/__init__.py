@@ -1,0 +1,1 @@
+"""Client (patient) records: demographics, contacts, guardians, insurance, clinicians."""

@@ -1,0 +1,1 @@
+"""What both apps share: sign-in, sessions, permissions, security headers, base templates."""

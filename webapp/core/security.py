@@ -1,0 +1,77 @@
+"""Security headers, request ids and the deny-by-default guard shared by both apps."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from webapp.core.permissions import SIGNED_IN
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def install(app: Flask) -> None:
+    app.before_request(assign_request_id)
+    app.before_request(deny_by_default)
+    app.after_request(add_security_headers)
+
+
+def assign_request_id() -> None:
+    g.request_id = secrets.token_hex(8)
+
+
+def deny_by_default() -> Response | None:
+    """Every endpoint needs a signed-in user and a declared permission, unless public."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # no such route: Flask answers 404 or 405
+    view = current_app.view_functions[endpoint]
+    if endpoint == "static" or getattr(view, "_hearth_public", False):
+        return None
+    if not current_user.is_authenticated:
+        if request.method == "GET":
+            target = request.full_path if request.query_string else request.path
+            return redirect(url_for("auth.login", next=target))
+        abort(401)
+    permission = getattr(view, "_hearth_permission", None)
+    if permission is None:
+        abort(403)  # a view that forgot to declare a permission is closed, not open
+    if permission != SIGNED_IN and not current_user.can(permission):
+        from webapp.audit.service import record
+
+        record("permission_denied", object_type="endpoint", outcome="denied")
+        abort(403)
+    return None
+
+
+def add_security_headers(response: Response) -> Response:
+    headers: Any = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+    if request.endpoint != "static":
+        # Pages carry PHI: never keep them in a browser or proxy cache.
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    if current_app.config.get("HEARTH_TLS"):
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return response

@@ -1,0 +1,71 @@
+"""Sign in, sign out and the health check; the same routes serve both apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
+                   session, url_for)
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from webapp.audit.service import record
+from webapp.core.forms import LoginForm
+from webapp.core.passwords import verify_password
+from webapp.core.permissions import SIGNED_IN, public, requires
+from webapp.core.sessions import ServerSession
+
+auth = Blueprint("auth", __name__)
+health = Blueprint("health", __name__)
+
+FAILED_MESSAGE = "That username and password do not match an active account."
+
+
+@health.get("/healthz")
+@public
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only follow `next` to a path on this site, never to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@auth.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for(current_app.config["HEARTH_HOME"]))
+    form = LoginForm()
+    if form.validate_on_submit():
+        account_model = current_app.config["HEARTH_ACCOUNT_MODEL"]
+        username = form.username.data.strip().lower()
+        account = account_model.get_or_none(account_model.username == username)
+        ok = verify_password(account.password_hash if account else None, form.password.data)
+        if ok and account is not None and account.is_active:
+            assert isinstance(session, ServerSession)
+            session.clear()
+            session.regenerate_requested = True  # a new session id at sign-in
+            login_user(account)
+            record("login", object_type=account.actor_kind + "_account", object_id=account.id)
+            return redirect(safe_next(request.args.get("next"))
+                            or url_for(current_app.config["HEARTH_HOME"]))
+        record("login_failed", object_type="account",
+               object_id=account.id if account else None, outcome="failure",
+               actor_kind="anonymous")
+        flash(FAILED_MESSAGE, "error")
+    status = 401 if request.method == "POST" else 200
+    return render_template("core/login.html", form=form), status
+
+
+@auth.post("/logout")
+@requires(SIGNED_IN)
+def logout() -> Response:
+    record("logout", object_type=current_user.actor_kind + "_account", object_id=current_user.id)
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

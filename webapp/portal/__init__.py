@@ -1,0 +1,1 @@
+"""The client portal: blueprints that only create_portal_app loads."""

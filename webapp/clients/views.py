@@ -1,0 +1,236 @@
+"""Client pages for staff: list and search, the client page, and the forms that change it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from webapp.clients import related_service, service
+from webapp.clients.forms import (AssignClinicianForm, ClientForm, ConfirmForm, DischargeForm,
+                                  GuardianForm, InsuranceForm)
+from webapp.clients.service import InvalidClient, PossibleDuplicate
+from webapp.core.permissions import requires
+from webapp.core.timeutil import today_in
+
+clients = Blueprint("clients", __name__, url_prefix="/clients",
+                    template_folder="templates")
+
+
+def _today() -> Any:
+    return today_in(current_app.config["HEARTH_SETTINGS"].timezone)
+
+
+def _apply_errors(form: FlaskForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            flash(message, "error")
+
+
+def _load(client_id: int) -> Any:
+    try:
+        return service.get_client(client_id)
+    except service.ClientNotFound:
+        abort(404)
+
+
+@clients.get("/")
+@requires("clients.view")
+def index() -> str:
+    page = request.args.get("page", "1")
+    result = service.search_clients(
+        query=request.args.get("q", ""), status=request.args.get("status", "active"),
+        page=int(page) if page.isdigit() else 1)
+    return render_template("clients/index.html", result=result, today=_today(),
+                           age_on=service.age_on)
+
+
+@clients.route("/new", methods=["GET", "POST"])
+@requires("clients.edit")
+def new() -> Any:
+    form = ClientForm()
+    duplicates: list[Any] = []
+    if form.validate_on_submit():
+        try:
+            client = service.create_client(form.data, _today(),
+                                           allow_duplicate=form.confirm_not_duplicate.data)
+        except InvalidClient as exc:
+            _apply_errors(form, exc.errors)
+        except PossibleDuplicate as exc:
+            duplicates = exc.matches
+        else:
+            flash("Client added.", "success")
+            return redirect(url_for("clients.show", client_id=client.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("clients/form.html", form=form, client=None,
+                           duplicates=duplicates), status
+
+
+@clients.get("/<int:client_id>")
+@requires("clients.view")
+def show(client_id: int) -> str:
+    client = _load(client_id)
+    assign_form = AssignClinicianForm()
+    assign_form.clinician_id.choices = [(c.id, c.display_name) for c in service.clinicians()]
+    return render_template("clients/show.html", client=client, today=_today(),
+                           age=service.age_on(client.date_of_birth, _today()),
+                           minor=service.age_on(client.date_of_birth, _today()) < service.ADULT_AGE,
+                           discharge_form=DischargeForm(discharged_on=_today()),
+                           confirm_form=ConfirmForm(), assign_form=assign_form,
+                           **service.client_overview(client))
+
+
+@clients.route("/<int:client_id>/edit", methods=["GET", "POST"])
+@requires("clients.edit")
+def edit(client_id: int) -> Any:
+    client = _load(client_id)
+    form = ClientForm(obj=client)
+    duplicates: list[Any] = []
+    if form.validate_on_submit():
+        try:
+            service.update_client(client_id, form.data, _today(),
+                                  allow_duplicate=form.confirm_not_duplicate.data)
+        except InvalidClient as exc:
+            _apply_errors(form, exc.errors)
+        except PossibleDuplicate as exc:
+            duplicates = exc.matches
+        else:
+            flash("Changes saved.", "success")
+            return redirect(url_for("clients.show", client_id=client_id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("clients/form.html", form=form, client=client,
+                           duplicates=duplicates), status
+
+
+@clients.post("/<int:client_id>/discharge")
+@requires("clients.discharge")
+def discharge(client_id: int) -> Response:
+    form = DischargeForm()
+    if not form.validate_on_submit():
+        flash("Give a discharge date and a reason.", "error")
+    else:
+        try:
+            service.discharge_client(client_id, form.discharged_on.data, form.reason.data)
+            flash("Client discharged.", "success")
+        except service.ClientNotFound:
+            abort(404)
+        except InvalidClient as exc:
+            flash(" ".join(exc.errors.values()), "error")
+    return redirect(url_for("clients.show", client_id=client_id))
+
+
+@clients.post("/<int:client_id>/reactivate")
+@requires("clients.discharge")
+def reactivate(client_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        try:
+            service.reactivate_client(client_id)
+            flash("Client reactivated.", "success")
+        except service.ClientNotFound:
+            abort(404)
+        except InvalidClient as exc:
+            flash(" ".join(exc.errors.values()), "error")
+    return redirect(url_for("clients.show", client_id=client_id))
+
+
+@clients.route("/<int:client_id>/guardians/new", methods=["GET", "POST"])
+@requires("clients.edit")
+def new_guardian(client_id: int) -> Any:
+    client = _load(client_id)
+    form = GuardianForm()
+    if form.validate_on_submit():
+        try:
+            related_service.add_guardian(client_id, form.data)
+        except InvalidClient as exc:
+            _apply_errors(form, exc.errors)
+        else:
+            flash("Guardian added.", "success")
+            return redirect(url_for("clients.show", client_id=client_id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("clients/guardian_form.html", form=form, client=client), status
+
+
+@clients.post("/<int:client_id>/guardians/<int:guardian_id>/remove")
+@requires("clients.edit")
+def remove_guardian(client_id: int, guardian_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        try:
+            related_service.remove_guardian(client_id, guardian_id)
+            flash("Guardian removed.", "success")
+        except InvalidClient as exc:
+            flash(" ".join(exc.errors.values()), "error")
+    return redirect(url_for("clients.show", client_id=client_id))
+
+
+@clients.route("/<int:client_id>/insurance/new", methods=["GET", "POST"])
+@clients.route("/<int:client_id>/insurance/<int:policy_id>", methods=["GET", "POST"])
+@requires("clients.insurance")
+def policy(client_id: int, policy_id: int | None = None) -> Any:
+    client = _load(client_id)
+    existing = None
+    if policy_id is not None:
+        existing = next((p for p in client.insurance_policies if p.id == policy_id), None)
+        if existing is None:
+            abort(404)
+    form = InsuranceForm(obj=existing)
+    if existing is not None and request.method == "GET":
+        form.rank.data = str(existing.rank)
+    if form.validate_on_submit():
+        try:
+            related_service.save_policy(client_id, form.data, policy_id)
+        except InvalidClient as exc:
+            _apply_errors(form, exc.errors)
+        else:
+            flash("Insurance saved.", "success")
+            return redirect(url_for("clients.show", client_id=client_id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("clients/insurance_form.html", form=form, client=client,
+                           policy=existing), status
+
+
+@clients.post("/<int:client_id>/insurance/<int:policy_id>/remove")
+@requires("clients.insurance")
+def remove_policy(client_id: int, policy_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        try:
+            related_service.remove_policy(client_id, policy_id)
+            flash("Insurance policy removed.", "success")
+        except InvalidClient as exc:
+            flash(" ".join(exc.errors.values()), "error")
+    return redirect(url_for("clients.show", client_id=client_id))
+
+
+@clients.post("/<int:client_id>/clinicians")
+@requires("clients.edit")
+def assign(client_id: int) -> Response:
+    form = AssignClinicianForm()
+    form.clinician_id.choices = [(c.id, c.display_name) for c in service.clinicians()]
+    if form.validate_on_submit():
+        try:
+            related_service.assign_clinician(client_id, form.clinician_id.data,
+                                             form.is_primary.data)
+            flash("Clinician assigned.", "success")
+        except service.ClientNotFound:
+            abort(404)
+        except InvalidClient as exc:
+            flash(" ".join(exc.errors.values()), "error")
+    else:
+        flash("Choose a clinician.", "error")
+    return redirect(url_for("clients.show", client_id=client_id))
+
+
+@clients.post("/<int:client_id>/clinicians/<int:clinician_id>/remove")
+@requires("clients.edit")
+def unassign(client_id: int, clinician_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        try:
+            related_service.unassign_clinician(client_id, clinician_id)
+            flash("Clinician unassigned.", "success")
+        except InvalidClient as exc:
+            flash(" ".join(exc.errors.values()), "error")
+    return redirect(url_for("clients.show", client_id=client_id))

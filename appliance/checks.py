@@ -86,8 +86,8 @@ def database_opens(settings: Settings) -> tuple[str, str]:
 
 @check("database integrity")
 def database_integrity(settings: Settings) -> tuple[str, str]:
-    from appliance.storage import connect_raw, integrity_problems
     from appliance.keys import DATABASE_KEY
+    from appliance.storage import connect_raw, integrity_problems
 
     conn = connect_raw(settings.layout.database, load_key(settings.layout, DATABASE_KEY))
     try:

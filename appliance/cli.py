@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except tuple(h[0] for h in handlers) as exc:  # type: ignore[misc]
+    except tuple(h[0] for h in handlers) as exc:
         for kind, handle in handlers:
             if isinstance(exc, kind):
                 handle(exc)

@@ -83,7 +83,7 @@ class Settings:
             if name not in known:
                 raise ConfigError(f"unknown setting {name!r} in {self.layout.config_file}")
             expected = type(getattr(self, name))
-            if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+            if (expected is int and isinstance(value, bool)) or not isinstance(value, expected):
                 raise ConfigError(
                     f"setting {name!r} must be {expected.__name__}, not {value!r}"
                 )

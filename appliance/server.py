@@ -38,7 +38,7 @@ def gunicorn_options(settings: Settings, which: str) -> dict[str, Any]:
     }
 
 
-class HearthGunicorn(BaseApplication):  # type: ignore[misc]
+class HearthGunicorn(BaseApplication):
     def __init__(self, factory: Any, options: dict[str, Any]) -> None:
         self.factory = factory
         self.options = options

@@ -108,7 +108,7 @@ class HearthDatabase(peewee.SqliteDatabase):
             raise DatabaseProblem("the database is locked: no key has been loaded")
         conn = connect_raw(Path(self.database), self._key, create=self._create)
         try:
-            self._add_conn_hooks(conn)
+            self._add_conn_hooks(conn)  # type: ignore[attr-defined]
         except sqlcipher.DatabaseError as exc:
             conn.close()
             raise classify_error(Path(self.database), exc) from exc
@@ -172,7 +172,8 @@ def release_shared_lock() -> None:
         _process_lock = None
 
 
-def open_database(layout: Layout, create: bool = False, check_schema: bool = True) -> HearthDatabase:
+def open_database(layout: Layout, create: bool = False,
+                  check_schema: bool = True) -> HearthDatabase:
     """Unlock `db` for this process and prove the key fits.
 
     Without `create`, a missing file is an error: SQLite would otherwise make a

@@ -82,8 +82,11 @@ def _base_app(settings: Settings, kind: str, key_name: str, account_model: Any,
     def practice() -> dict[str, Any]:
         return {"practice_name": settings.practice_name, "app_kind": kind}
 
-    app.jinja_env.filters["local_time"] = lambda moment, fmt="%b %-d, %Y %-I:%M %p": (
-        local(moment, settings.timezone).strftime(fmt) if moment else "")
+    def local_time(moment: Any, fmt: str = "%b %-d, %Y %-I:%M %p") -> str:
+        shown = local(moment, settings.timezone)
+        return shown.strftime(fmt) if shown else ""
+
+    app.jinja_env.filters["local_time"] = local_time
 
     from webapp.core.views import auth, health
 

@@ -76,7 +76,8 @@ def migrate(database: Any, target: int | None = None) -> list[int]:
                 database.execute_sql(
                     f"INSERT INTO {VERSION_TABLE} (version, description, applied_at) "
                     "VALUES (?, ?, ?)",
-                    (step.VERSION, step.DESCRIPTION, datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
+                    (step.VERSION, step.DESCRIPTION,
+                     datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
                 )
             applied.append(step.VERSION)
     return applied

@@ -15,22 +15,8 @@ from webapp.portal.models import ClientAccount
 # Ages are computed from this day so a seed gives the same practice whenever it runs.
 ANCHOR = date(2026, 9, 1)
 
-FIRST_NAMES = (
-    "Aaliyah Aaron Abigail Adrian Aisha Alejandro Amara Amir Ana Andre Anika Ari Ava Beatriz "
-    "Benjamin Bianca Caleb Camila Carlos Chloe Daniel Dev Diego Elena Eli Emeka Emily Esther "
-    "Ethan Fatima Felix Gabriel Grace Hana Hector Imani Isaac Isabella Jamal Jasmine Javier "
-    "Jordan José Kai Keisha Kenji Layla Leah Liam Lucia Malik Maya Mei Miguel Mila Nadia Naomi "
-    "Noah Nora Omar Owen Priya Quinn Rafael Rania Rosa Ruth Samir Santiago Sara Sean Simone "
-    "Sophia Tariq Theo Valentina Wei Xavier Yara Yusuf Zoe Zara").split()
-LAST_NAMES = (
-    "Abbott Adams Ahmed Alvarez Anderson Bailey Baker Banerjee Bennett Brooks Campbell Carter "
-    "Castillo Chang Cohen Collins Cruz Davis Diaz Dubois Edwards Evans Fischer Flores Foster "
-    "García Gomez Gonzalez Green Gupta Hall Harris Hernández Hill Hughes Ibrahim Jackson James "
-    "Jensen Johnson Kaur Kelly Kim Kowalczyk Lee Lewis Lopez Martin Martinez Mendoza Mitchell "
-    "Moore Morales Murphy Nakamura Nelson Nguyen O'Brien Okonkwo Ortiz Park Patel Perez "
-    "Peterson Phillips Price Ramirez Reed Rivera Roberts Robinson Rodriguez Rossi Sanchez Shah "
-    "Silva Singh Smith Sullivan Tanaka Taylor Thomas Thompson Torres Turner Walker Wang Ward "
-    "Washington White Williams Wilson Wright Young Zhang").split()
+FIRST_NAMES = ["Aaliyah", "Aaron", "Abigail", "Adrian", "Aisha", "Alejandro", "Amara", "Amir", "Ana", "Andre", "Anika", "Ari", "Ava", "Beatriz", "Benjamin", "Bianca", "Caleb", "Camila", "Carlos", "Chloe", "Daniel", "Dev", "Diego", "Elena", "Eli", "Emeka", "Emily", "Esther", "Ethan", "Fatima", "Felix", "Gabriel", "Grace", "Hana", "Hector", "Imani", "Isaac", "Isabella", "Jamal", "Jasmine", "Javier", "Jordan", "José", "Kai", "Keisha", "Kenji", "Layla", "Leah", "Liam", "Lucia", "Malik", "Maya", "Mei", "Miguel", "Mila", "Nadia", "Naomi", "Noah", "Nora", "Omar", "Owen", "Priya", "Quinn", "Rafael", "Rania", "Rosa", "Ruth", "Samir", "Santiago", "Sara", "Sean", "Simone", "Sophia", "Tariq", "Theo", "Valentina", "Wei", "Xavier", "Yara", "Yusuf", "Zoe", "Zara"]
+LAST_NAMES = ["Abbott", "Adams", "Ahmed", "Alvarez", "Anderson", "Bailey", "Baker", "Banerjee", "Bennett", "Brooks", "Campbell", "Carter", "Castillo", "Chang", "Cohen", "Collins", "Cruz", "Davis", "Diaz", "Dubois", "Edwards", "Evans", "Fischer", "Flores", "Foster", "García", "Gomez", "Gonzalez", "Green", "Gupta", "Hall", "Harris", "Hernández", "Hill", "Hughes", "Ibrahim", "Jackson", "James", "Jensen", "Johnson", "Kaur", "Kelly", "Kim", "Kowalczyk", "Lee", "Lewis", "Lopez", "Martin", "Martinez", "Mendoza", "Mitchell", "Moore", "Morales", "Murphy", "Nakamura", "Nelson", "Nguyen", "O'Brien", "Okonkwo", "Ortiz", "Park", "Patel", "Perez", "Peterson", "Phillips", "Price", "Ramirez", "Reed", "Rivera", "Roberts", "Robinson", "Rodriguez", "Rossi", "Sanchez", "Shah", "Silva", "Singh", "Smith", "Sullivan", "Tanaka", "Taylor", "Thomas", "Thompson", "Torres", "Turner", "Walker", "Wang", "Ward", "Washington", "White", "Williams", "Wilson", "Wright", "Young", "Zhang"]
 PRONOUNS = ("she/her", "he/him", "they/them", "", "", "")
 STREETS = ("Maple Ave", "Oak St", "Elm St", "Cedar Ln", "Park Pl", "River Rd", "Hillside Dr",
            "Lincoln Ave", "Church St", "Highland Ave", "Sunset Blvd", "Willow Way")

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, EmailField, HiddenField, SelectField, StringField,
-                     TelField)
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TelField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from webapp.clients.models import GUARDIAN_RELATIONSHIPS, SUBSCRIBER_RELATIONSHIPS
@@ -62,7 +69,8 @@ class InsuranceForm(FlaskForm):
     rank = SelectField("Order", choices=[("1", "Primary"), ("2", "Secondary"),
                                          ("3", "Tertiary")])
     payer_name = StringField("Insurance company (payer)", [DataRequired(), Length(max=200)])
-    payer_id = StringField("Payer ID", [Length(max=20)], description="Electronic payer id, if known")
+    payer_id = StringField("Payer ID", [Length(max=20)],
+                           description="Electronic payer id, if known")
     member_id = StringField("Member ID", [DataRequired(), Length(max=40)])
     group_number = StringField("Group number", [Length(max=40)])
     subscriber_relationship = SelectField(

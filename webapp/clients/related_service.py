@@ -12,9 +12,14 @@ from typing import Any
 
 from appliance.storage import db
 from webapp.audit.service import record
-from webapp.clients.models import (GUARDIAN_RELATIONSHIPS, SUBSCRIBER_RELATIONSHIPS,
-                                   ClinicianAssignment, Guardian, InsurancePolicy)
-from webapp.clients.service import (EMAIL, InvalidClient, get_client, normalize_phone)
+from webapp.clients.models import (
+    GUARDIAN_RELATIONSHIPS,
+    SUBSCRIBER_RELATIONSHIPS,
+    ClinicianAssignment,
+    Guardian,
+    InsurancePolicy,
+)
+from webapp.clients.service import EMAIL, InvalidClient, get_client, normalize_phone
 from webapp.core.models import StaffUser
 
 MEMBER_ID = re.compile(r"^[A-Za-z0-9\-]{2,40}$")
@@ -126,13 +131,14 @@ def save_policy(client_id: int, values: dict[str, Any], policy_id: int | None = 
             policy = InsurancePolicy.create(client=client, **clean)
             action = "create"
         else:
-            policy = InsurancePolicy.get_or_none((InsurancePolicy.id == policy_id)
-                                                 & (InsurancePolicy.client == client.id))
-            if policy is None:
+            found = InsurancePolicy.get_or_none((InsurancePolicy.id == policy_id)
+                                                & (InsurancePolicy.client == client.id))
+            if found is None:
                 raise InvalidClient({"policy": "That policy is not on this client's record."})
             for name, value in clean.items():
-                setattr(policy, name, value)
-            policy.save()
+                setattr(found, name, value)
+            found.save()
+            policy = found
             action = "update"
         record(action, object_type="insurance_policy", object_id=policy.id, client_id=client.id)
     return policy

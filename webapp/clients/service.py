@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import peewee
-
 from appliance.storage import db
 from webapp.audit.service import record
-from webapp.clients.models import (CHANNELS, STATUSES, Client,
-                                   ClinicianAssignment, Guardian, InsurancePolicy)
+from webapp.clients.models import (
+    CHANNELS,
+    STATUSES,
+    Client,
+    ClinicianAssignment,
+    Guardian,
+    InsurancePolicy,
+)
 from webapp.core.models import StaffUser
 from webapp.core.timeutil import utcnow
 
@@ -205,10 +209,10 @@ def search_clients(query: str = "", status: str = "active", page: int = 1) -> Cl
         select = select.where(Client.date_of_birth == birth_date)
     else:
         for token in fold(query).split()[:5]:
-            escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            select = select.where(Client.search_text.contains(escaped))
-    rows = list(select.order_by(Client.legal_last_name, Client.legal_first_name, Client.id)
-                .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE).dicts())
+            select = select.where(Client.search_text.contains(token))  # peewee escapes % and _
+    ordered = select.order_by(Client.legal_last_name, Client.legal_first_name, Client.id)
+    rows: list[dict[str, Any]] = list(
+        ordered.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE).dicts())  # type: ignore[arg-type]
     if query:
         record("search", object_type="client_list")
     return ClientPage(rows=rows[:PAGE_SIZE], page=page, has_next=len(rows) > PAGE_SIZE,
@@ -232,14 +236,16 @@ def client_overview(client: Client) -> dict[str, Any]:
                       .order_by(ClinicianAssignment.is_primary.desc(), StaffUser.full_name)
                       .objects())
     return {
-        "guardians": list(client.guardians.order_by(Guardian.id)),
-        "policies": list(client.insurance_policies.order_by(InsurancePolicy.rank,
-                                                            InsurancePolicy.id)),
+        "guardians": list(Guardian.select().where(Guardian.client == client.id)
+                          .order_by(Guardian.id)),
+        "policies": list(InsurancePolicy.select().where(InsurancePolicy.client == client.id)
+                         .order_by(InsurancePolicy.rank, InsurancePolicy.id)),
         "clinicians": clinicians,
     }
 
 
-def possible_duplicates(first: str, last: str, dob: date, exclude: int | None = None) -> list[Client]:
+def possible_duplicates(first: str, last: str, dob: date,
+                        exclude: int | None = None) -> list[Client]:
     """Same legal first and last name (ignoring case and accents) and same birth date."""
     candidates = Client.select().where(Client.date_of_birth == dob)
     if exclude is not None:

@@ -9,8 +9,14 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from webapp.clients import related_service, service
-from webapp.clients.forms import (AssignClinicianForm, ClientForm, ConfirmForm, DischargeForm,
-                                  GuardianForm, InsuranceForm)
+from webapp.clients.forms import (
+    AssignClinicianForm,
+    ClientForm,
+    ConfirmForm,
+    DischargeForm,
+    GuardianForm,
+    InsuranceForm,
+)
 from webapp.clients.service import InvalidClient, PossibleDuplicate
 from webapp.core.permissions import requires
 from webapp.core.timeutil import today_in

@@ -12,6 +12,8 @@ from webapp.core.timeutil import utcnow
 
 
 class BaseModel(peewee.Model):
+    id: Any  # peewee's implicit AutoField, declared for the type checker only
+
     class Meta:
         database = db
         legacy_table_names = False

@@ -1,0 +1,1 @@
+"""Encrypted backups: snapshot, encrypt, verify, restore, prune (the backups issue)."""

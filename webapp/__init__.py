@@ -127,8 +127,10 @@ _ERROR_MESSAGES = {
 def create_staff_app(settings: Settings) -> Flask:
     from webapp.clients.views import clients
     from webapp.core.models import StaffUser
+    from webapp.core.views import staff_home
 
     app = _base_app(settings, "staff", STAFF_SESSION_KEY, StaffUser, home="clients.index")
+    app.register_blueprint(staff_home)
     app.register_blueprint(clients)
     return app
 

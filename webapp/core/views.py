@@ -26,6 +26,7 @@ from webapp.core.sessions import ServerSession
 
 auth = Blueprint("auth", __name__)
 health = Blueprint("health", __name__)
+staff_home = Blueprint("home", __name__)
 
 FAILED_MESSAGE = "That username and password do not match an active account."
 
@@ -41,6 +42,13 @@ def safe_next(target: str | None) -> str | None:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
+
+
+@staff_home.get("/")
+@requires(SIGNED_IN)
+def index() -> Response:
+    """The staff start page; the client list until scheduling brings a day view."""
+    return redirect(url_for("clients.index"))
 
 
 @auth.route("/login", methods=["GET", "POST"])

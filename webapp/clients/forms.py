@@ -7,6 +7,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    Field,
     HiddenField,
     SelectField,
     StringField,
@@ -21,14 +22,23 @@ CHANNEL_CHOICES = [("portal", "Portal message"), ("email", "E-mail"),
 STATE_HELP = "Two letters, e.g. NY"
 
 
+class Mandatory:
+    """Marks a field required on the page; the service checks it, so every error shows at once."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        return None
+
+
 class ClientForm(FlaskForm):
-    legal_first_name = StringField("Legal first name", [DataRequired(), Length(max=100)])
-    legal_middle_name = StringField("Middle name", [Length(max=100)])
-    legal_last_name = StringField("Legal last name", [DataRequired(), Length(max=100)])
+    legal_first_name = StringField("Legal first name", [Mandatory()])
+    legal_middle_name = StringField("Middle name")
+    legal_last_name = StringField("Legal last name", [Mandatory()])
     preferred_name = StringField("Preferred name", [Length(max=100)],
                                  description="What the practice calls them, if different.")
     pronouns = StringField("Pronouns", [Length(max=40)], description="e.g. she/her, they/them")
-    date_of_birth = DateField("Date of birth", [InputRequired(message="Enter the date of birth.")])
+    date_of_birth = DateField("Date of birth", [Optional(), Mandatory()])
 
     email = EmailField("E-mail", [Length(max=254)])
     mobile_phone = TelField("Mobile phone", [Length(max=20)])

@@ -92,7 +92,7 @@ def normalize_phone(raw: str) -> str:
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
     if len(digits) != 10:
-        raise ValueError("enter a 10-digit phone number")
+        raise ValueError("Enter a 10-digit phone number")
     return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
 
 

@@ -29,6 +29,20 @@ def _today() -> Any:
     return today_in(current_app.config["HEARTH_SETTINGS"].timezone)
 
 
+def _client_form_ok(form: ClientForm) -> bool:
+    """Validate the form; if its types fail, still show the service's messages for the rest."""
+    if not form.is_submitted():
+        return False
+    if form.validate():
+        return True
+    try:
+        service.clean_client_values(form.data, _today())
+    except InvalidClient as exc:
+        _apply_errors(form, {k: v for k, v in exc.errors.items()
+                             if not getattr(getattr(form, k, None), "errors", None)})
+    return False
+
+
 def _apply_errors(form: FlaskForm, errors: dict[str, str]) -> None:
     for name, message in errors.items():
         field = getattr(form, name, None)
@@ -61,7 +75,7 @@ def index() -> str:
 def new() -> Any:
     form = ClientForm()
     duplicates: list[Any] = []
-    if form.validate_on_submit():
+    if _client_form_ok(form):
         try:
             client = service.create_client(form.data, _today(),
                                            allow_duplicate=form.confirm_not_duplicate.data)
@@ -97,7 +111,7 @@ def edit(client_id: int) -> Any:
     client = _load(client_id)
     form = ClientForm(obj=client)
     duplicates: list[Any] = []
-    if form.validate_on_submit():
+    if _client_form_ok(form):
         try:
             service.update_client(client_id, form.data, _today(),
                                   allow_duplicate=form.confirm_not_duplicate.data)

@@ -87,8 +87,11 @@ def database_opens(settings: Settings) -> tuple[str, str]:
 @check("database integrity")
 def database_integrity(settings: Settings) -> tuple[str, str]:
     from appliance.keys import DATABASE_KEY
-    from appliance.storage import connect_raw, integrity_problems
+    from appliance.storage import connect_raw, integrity_problems, open_database
 
+    # Opening first turns a wrong key, a missing file or an interrupted rotation
+    # into its own clear message instead of a page-by-page list of failures.
+    open_database(settings.layout, check_schema=False)
     conn = connect_raw(settings.layout.database, load_key(settings.layout, DATABASE_KEY))
     try:
         problems = integrity_problems(conn)

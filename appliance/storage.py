@@ -214,6 +214,11 @@ def integrity_problems(conn: Any) -> list[str]:
     """Run SQLCipher's page HMAC check and SQLite's structural check."""
     problems: list[str] = []
     for pragma in ("cipher_integrity_check", "integrity_check"):
-        rows = [row[0] for row in conn.execute(f"PRAGMA {pragma}").fetchall()]
+        try:
+            rows = [row[0] for row in conn.execute(f"PRAGMA {pragma}").fetchall()]
+        except sqlcipher.DatabaseError as exc:
+            # integrity_check stops at a page it cannot decrypt; keep what the
+            # HMAC check already found rather than losing it to the exception.
+            rows = [str(exc)]
         problems.extend(f"{pragma}: {row}" for row in rows if row != "ok")
     return problems

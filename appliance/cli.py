@@ -149,13 +149,20 @@ def users() -> None:
               type=click.Choice(["admin", "clinician", "supervisor", "biller", "front_desk"]))
 def users_add(username: str, full_name: str, roles: tuple[str, ...]) -> None:
     """Add a staff account and print its first password once."""
+    import peewee
+
     from appliance import storage
     from webapp.core.accounts import create_staff_user, generate_password
 
     storage.open_database(Layout.discover())
     password = generate_password()
     with storage.db.connection_context():
-        create_staff_user(username, full_name, list(roles), password)
+        try:
+            with storage.db.atomic():
+                create_staff_user(username, full_name, list(roles), password)
+        except peewee.IntegrityError as exc:
+            raise HearthError(f"there is already a staff account named "
+                              f"{username.strip().lower()!r}; nothing was changed") from exc
     click.echo(f"created {username}; first password (shown once): {password}")
 
 

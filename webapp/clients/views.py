@@ -65,7 +65,7 @@ def index() -> str:
     page = request.args.get("page", "1")
     result = service.search_clients(
         query=request.args.get("q", ""), status=request.args.get("status", "active"),
-        page=int(page) if page.isdigit() else 1)
+        page=int(page) if page.isdecimal() else 1)  # isdigit() lets '²' through
     return render_template("clients/index.html", result=result, today=_today(),
                            age_on=service.age_on)
 

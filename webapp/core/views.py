@@ -38,8 +38,14 @@ def healthz() -> Response:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only follow `next` to a path on this site, never to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only follow `next` to a path on this site, never to another host.
+
+    Browsers drop tabs and newlines inside a URL ("/<tab>/evil.example" becomes
+    "//evil.example"), so any whitespace or control character refuses the target.
+    """
+    if not target or any(c.isspace() or not c.isprintable() for c in target):
+        return None
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
 
@@ -83,6 +89,8 @@ def login() -> Any:
 def logout() -> Response:
     record("logout", object_type=current_user.actor_kind + "_account", object_id=current_user.id)
     logout_user()
+    assert isinstance(session, ServerSession)
     session.clear()
+    session.regenerate_requested = True  # the signed-in row goes; the flash gets a new one
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -1,0 +1,156 @@
+"""Fixtures for the web tests: signed-in clients per role, clients on file, form helpers."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient
+
+from appliance import storage
+from tests.conftest import PASSWORD, login, make_staff
+from webapp.audit.models import AuditEntry
+from webapp.clients.models import Client
+from webapp.clients.service import create_client, search_text_for
+from webapp.core import passwords
+from webapp.core.passwords import hash_password
+from webapp.portal.models import ClientAccount
+
+TODAY = date(2026, 11, 26)
+
+# Every field of the client form, filled the way a person would type it.
+FULL_CLIENT_FORM = {
+    "legal_first_name": "Marisol",
+    "legal_middle_name": "Inés",
+    "legal_last_name": "Quintero",
+    "preferred_name": "Mari",
+    "pronouns": "she/her",
+    "date_of_birth": "1988-03-14",
+    "email": "Marisol.Quintero@Mail.Example",
+    "mobile_phone": "518-555-0142",
+    "home_phone": "1 (518) 555 0199",
+    "preferred_channel": "email",
+    "consent_email": "y",
+    "consent_sms": "y",
+    "consent_voicemail": "y",
+    "address_line1": "12 Willow Way",
+    "address_line2": "Apt 3",
+    "city": "Troy",
+    "state": "ny",
+    "postal_code": "12180-1234",
+    "emergency_name": "Rafael Quintero",
+    "emergency_relationship": "brother",
+    "emergency_phone": "(518) 555-0177",
+}
+
+_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def page_token(client: FlaskClient, path: str) -> str:
+    """The CSRF token from any form on `path` (WTForms' or the sign-out button's)."""
+    page = client.get(path)
+    match = _TOKEN.search(page.text)
+    assert match, f"no CSRF token on {path} (status {page.status_code})"
+    return match.group(1)
+
+
+def post_form(client: FlaskClient, path: str, data: dict[str, Any],
+              token_from: str | None = None) -> Any:
+    """POST `data` with a valid CSRF token, as the browser would after loading a page."""
+    token = page_token(client, token_from or "/clients/")
+    return client.post(path, data={"csrf_token": token, **data})
+
+
+def text_of(response: Any) -> str:
+    """The page as a reader sees it: entities decoded."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def words_of(response: Any) -> str:
+    """The page's visible words: tags dropped, white space collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", text_of(response)).split())
+
+
+def links_on(response: Any, attributes: str = "href|action|src") -> list[str]:
+    """Every URL the page points at (links, form targets, images), decoded."""
+    found = re.findall(rf'(?:{attributes})="([^"]*)"', response.get_data(as_text=True))
+    return [unquote(html.unescape(link)) for link in found]
+
+
+def client_count() -> int:
+    return int(Client.select().count())
+
+
+def audit_entries(**where: Any) -> list[AuditEntry]:
+    query = AuditEntry.select().order_by(AuditEntry.id)
+    for name, value in where.items():
+        query = query.where(getattr(AuditEntry, name) == value)
+    return list(query)
+
+
+def add_client(first: str = "Ana", last: str = "Núñez", dob: date = date(1990, 4, 2),
+               **values: Any) -> Client:
+    """A client on file, written through the service as the app would."""
+    with storage.db.connection_context():
+        return create_client({"legal_first_name": first, "legal_last_name": last,
+                              "date_of_birth": dob, **values}, TODAY, allow_duplicate=True)
+
+
+def bulk_clients(count: int, last: str = "Bulk", dob: date = date(1980, 1, 1),
+                 name: Callable[[int], tuple[str, str]] | None = None) -> None:
+    """Many clients at once, with the search text the service would have written."""
+    rows = []
+    for index in range(count):
+        first, family = name(index) if name else (f"Person{index:05d}", last)
+        row = Client(legal_first_name=first, legal_last_name=family, date_of_birth=dob)
+        rows.append({"legal_first_name": first, "legal_last_name": family,
+                     "date_of_birth": dob, "search_text": search_text_for(row)})
+    with storage.db.atomic():
+        for start in range(0, len(rows), 500):
+            Client.insert_many(rows[start:start + 500]).execute()
+
+
+def add_portal_account(client: Client, username: str) -> ClientAccount:
+    with storage.db.connection_context():
+        return ClientAccount.create(username=username, client=client.id,
+                                    password_hash=hash_password(PASSWORD))
+
+
+def signed_in(app: Flask, username: str, roles: list[str], full_name: str = "Staff Member",
+              **client_kwargs: Any) -> FlaskClient:
+    """A fresh browser on `app`, signed in as a new staff member with `roles`."""
+    make_staff(username, roles, full_name=full_name)
+    browser = app.test_client(**client_kwargs)
+    response = login(browser, username)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return browser
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2id, with the smallest cost: sign-in is exercised, not the CPU."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap.hash("not a real password"))
+
+
+@pytest.fixture
+def biller_client(staff_app: Flask) -> FlaskClient:
+    return signed_in(staff_app, "bpatel", ["biller"], "Bina Patel")
+
+
+@pytest.fixture
+def front_desk_client(staff_app: Flask) -> FlaskClient:
+    return signed_in(staff_app, "frosa", ["front_desk"], "Fran Rosa")
+
+
+@pytest.fixture
+def portal_client(portal_app: Flask) -> FlaskClient:
+    return portal_app.test_client()

@@ -33,7 +33,7 @@ def cli() -> None:
 def init(practice_name: str) -> None:
     """Create config, keys and the encrypted database, then migrate. Safe to re-run."""
     from appliance import keys, storage
-    from appliance.migrations import migrate
+    from appliance.migrations import current_version, migrate
 
     layout = Layout.discover()
     layout.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -50,8 +50,9 @@ def init(practice_name: str) -> None:
         database = storage.open_database(layout, create=True, check_schema=False)
         click.echo(f"created encrypted database {layout.database}")
     applied = migrate(database)
-    click.echo(f"schema at version {max(applied) if applied else 'current'}; "
-               f"{len(applied)} migration step(s) applied")
+    with database.connection_context():
+        version = current_version(database)
+    click.echo(f"schema at version {version}; {len(applied)} step(s) applied")
 
 
 @cli.command("migrate")

@@ -73,6 +73,10 @@ def key_pragma(key: bytes) -> str:
 def connect_raw(path: Path, key: bytes, create: bool = False) -> sqlcipher.Connection:
     """A bare sqlcipher3 connection, keyed; used by storage, rotation and the queue."""
     mode = "rwc" if create else "rw"
+    if create and not path.exists():
+        # Create the file 0600 ourselves: SQLite would use the umask, and its -wal
+        # and -shm files copy the database file's mode.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     conn = sqlcipher.connect(
         f"file:{path}?mode={mode}", uri=True, isolation_level=None, check_same_thread=False
     )

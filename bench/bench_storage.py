@@ -14,7 +14,9 @@ run against both, with the models bound to each database in turn:
 The apps open a connection per request and close it at teardown
 (webapp/__init__.py, close_database), so the headline figures open and close a
 connection around every call ("per-request"); the "_warm" figures reuse one open
-connection, whose page cache already holds decrypted pages.
+connection, whose page cache already holds decrypted pages. If `db` ever pools
+its connections (a playhouse.pool class), the plain baseline is pooled the same
+way and the figure says so: then "per-request" means a checkout per request.
 
 search_clients writes an audit row whenever a query is given. We measure the
 query part only: `record` is replaced by a no-op on both sides, because the
@@ -93,6 +95,29 @@ class PlainSqlcipherDatabase(peewee.SqliteDatabase):
         conn.execute("PRAGMA cipher_log_level = NONE")  # as connect_raw does
         self._add_conn_hooks(conn)  # type: ignore[attr-defined]
         return conn
+
+
+def plain_database(path: Path) -> peewee.SqliteDatabase:
+    """The "plain" baseline, pooled exactly when the production database is."""
+    from playhouse.pool import PooledDatabase, _PooledSqliteDatabase
+
+    from appliance.storage import PRAGMAS, db
+
+    if isinstance(db, PooledDatabase):
+        pooled = type("PooledPlainSqlcipherDatabase",
+                      (_PooledSqliteDatabase, PlainSqlcipherDatabase), {})
+        database: peewee.SqliteDatabase = pooled(str(path), pragmas=PRAGMAS)
+        return database
+    return PlainSqlcipherDatabase(str(path), pragmas=PRAGMAS, timeout=5)
+
+
+def per_request_label() -> str:
+    from playhouse.pool import PooledDatabase
+
+    from appliance.storage import db
+
+    return ("pooled connection checked out per request" if isinstance(db, PooledDatabase)
+            else "connection per request")
 
 
 def table_counts(database: peewee.Database) -> dict[str, int]:
@@ -186,7 +211,7 @@ def run() -> list[Figure]:
     key = load_key(layout, DATABASE_KEY)
     plain_path = layout.data_dir / "plain-baseline.db"
     export_plain_copy(layout.database, key, plain_path)
-    plain = PlainSqlcipherDatabase(str(plain_path), pragmas=PRAGMAS, timeout=5)
+    plain = plain_database(plain_path)
     stdlib = peewee.SqliteDatabase(str(plain_path), pragmas=PRAGMAS, timeout=5)
     try:
         counts = table_counts(db), table_counts(plain), table_counts(stdlib)
@@ -214,6 +239,8 @@ def run() -> list[Figure]:
         for database in (plain, stdlib):
             if not database.is_closed():
                 database.close()
+            if hasattr(database, "close_all"):
+                database.close_all()
         if not db.is_closed():
             db.close()
 
@@ -233,7 +260,7 @@ def measure(encrypted: peewee.Database, plain: peewee.Database, stdlib: peewee.D
                              subject_ctx=bound(encrypted), baseline_ctx=bound(plain))
             figures.append(ratio_figure(GROUP, f"{name}_ratio", result, RATIO_TARGET,
                                         "sqlcipher", "plain",
-                                        note_text=f"{label}, connection per request"))
+                                        note_text=f"{label}, {per_request_label()}"))
             note(f"{name}: warm connection")
             encrypted.connect()
             plain.connect()
@@ -252,7 +279,7 @@ def measure(encrypted: peewee.Database, plain: peewee.Database, stdlib: peewee.D
                              subject_ctx=bound(encrypted), baseline_ctx=bound(stdlib))
             figures.append(ratio_figure(
                 GROUP, f"{name}_ratio_stdlib", result, RATIO_TARGET, "sqlcipher", "stdlib",
-                note_text=f"{label}, connection per request, "
+                note_text=f"{label}, {per_request_label()}, "
                           f"stdlib SQLite {sqlite3.sqlite_version}"))
     return figures
 

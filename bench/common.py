@@ -34,7 +34,8 @@ from appliance.paths import Layout
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-RESULTS = BENCH_DIR / "results.jsonl"
+# HEARTH_BENCH_RESULTS redirects the log (e.g. when running from another work tree).
+RESULTS = Path(os.environ.get("HEARTH_BENCH_RESULTS") or BENCH_DIR / "results.jsonl")
 RUN_ID = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 _TARGET = re.compile(r"^\s*(<=|>=|<|>|~)\s*([0-9.]+)")

@@ -95,7 +95,10 @@ def fmt(value: float) -> str:
         return str(value)
     if abs(value) >= 100:
         return f"{value:.0f}"
-    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    # Three decimals, so a ratio of 1.255 never prints as a "1.25" that missed 1.25.
+    return f"{value:.3f}" if abs(value) >= 0.1 else f"{value:.3g}"
 
 
 def round_sig(value: float, digits: int = 4) -> float:

@@ -39,7 +39,9 @@ def run_group(name: str) -> list[Figure]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--only", default="", help="run one group (default: all)")
+    # nargs="?": `make bench` passes `--only $(ONLY)`, which is a bare `--only` when unset.
+    parser.add_argument("--only", nargs="?", const="", default="",
+                        help="run one group (default: all)")
     parser.add_argument("--list", action="store_true", help="list the groups and exit")
     args = parser.parse_args(argv)
     groups = available_groups()

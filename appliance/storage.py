@@ -32,14 +32,15 @@ PAGE_SIZE = 4096
 # loss (the WAL is not fsynced at each commit). A signed note or a posted
 # payment that the user saw succeed must survive a power cut, and our write
 # rate (people typing) is far below what one fsync per commit allows.
+# WAL is a property of the file: set once when the database is opened (probe),
+# not on every connection.
 PRAGMAS: list[tuple[str, Any]] = [
-    ("journal_mode", "wal"),
     ("synchronous", "full"),
     ("foreign_keys", 1),
     ("busy_timeout", 5000),
     # Keep temporary tables and sort spills in memory, never in plaintext files.
     ("temp_store", "memory"),
-    ("cache_size", -16000),  # 16 MB of decrypted pages per connection
+    ("cache_size", -8000),  # 8 MB of decrypted pages per connection
 ]
 
 
@@ -73,7 +74,8 @@ def key_pragma(key: bytes) -> str:
 def connect_raw(path: Path, key: bytes, create: bool = False) -> sqlcipher.Connection:
     """A bare sqlcipher3 connection, keyed; used by storage, rotation and the queue."""
     mode = "rwc" if create else "rw"
-    if create and not path.exists():
+    new_file = create and not path.exists()
+    if new_file:
         # Create the file 0600 ourselves: SQLite would use the umask, and its -wal
         # and -shm files copy the database file's mode.
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -84,6 +86,8 @@ def connect_raw(path: Path, key: bytes, create: bool = False) -> sqlcipher.Conne
         # SQLCipher logs decryption failures to stderr; we report them ourselves.
         conn.execute("PRAGMA cipher_log_level = NONE")
         conn.execute(key_pragma(key))
+        if new_file:
+            conn.execute("PRAGMA journal_mode = wal")  # a property of the file from now on
     except BaseException:
         conn.close()
         raise
@@ -208,10 +212,28 @@ def probe(database: HearthDatabase, path: Path) -> None:
     try:
         with database.connection_context():
             database.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
+            mode = database.execute_sql("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":  # e.g. a file restored by hand from a rollback-journal copy
+                database.execute_sql("PRAGMA journal_mode = wal")
     except DatabaseProblem:
         raise
     except (sqlcipher.DatabaseError, peewee.DatabaseError) as exc:
         raise classify_error(path, exc) from exc
+
+
+def end_of_request(database: HearthDatabase) -> None:
+    """Keep this thread's connection for its next request; undo a transaction an error left.
+
+    An open connection keeps its parsed schema and its cache of decrypted pages, so
+    a request pays neither the open nor the decryption of pages it read before.
+    SQLite empties that cache by itself when another connection writes, so it never
+    serves stale pages. Key rotation needs every process stopped (the shared lock).
+    """
+    if database.is_closed():
+        return
+    connection = database.connection()
+    if connection.in_transaction:
+        connection.rollback()
 
 
 def integrity_problems(conn: Any) -> list[str]:

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from appliance.config import Settings
 from appliance.keys import DATABASE_KEY, PORTAL_SESSION_KEY, STAFF_SESSION_KEY, load_key
-from appliance.storage import db, open_database
+from appliance.storage import db, end_of_request, open_database
 from webapp.core import security
 from webapp.core.sessions import DatabaseSessionInterface
 from webapp.core.timeutil import local
@@ -74,9 +74,8 @@ def _base_app(settings: Settings, kind: str, key_name: str, account_model: Any,
     _install_error_pages(app)
 
     @app.teardown_appcontext
-    def close_database(_: BaseException | None) -> None:
-        if not db.is_closed():
-            db.close()
+    def finish_with_database(_: BaseException | None) -> None:
+        end_of_request(db)
 
     @app.context_processor
     def practice() -> dict[str, Any]:

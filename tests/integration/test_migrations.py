@@ -122,10 +122,24 @@ def seed_version_1(database: HearthDatabase) -> dict[str, str]:
 
 # Rows valid at each older version. A new migration step makes the version below it
 # "older": add a seeder for it here, with rows that exercise what the step changes.
+def seed_version_2(database: HearthDatabase) -> dict[str, str]:
+    """Version 1's rows with the search text that version 2 keeps; no sort name yet."""
+    expected_search = seed_version_1(database)
+    for client_id, search in expected_search.items():
+        database.execute_sql('UPDATE "client" SET "search_text" = ? WHERE "id" = ?',
+                             (search, int(client_id)))
+    return expected_search
+
+
 SEEDERS: dict[int, Callable[[HearthDatabase], dict[str, str]]] = {
     0: seed_version_0,
     1: seed_version_1,
+    2: seed_version_2,
 }
+
+# What version 3's sort name must be for some of the seeded clients.
+EXPECTED_SORT_NAMES = {"José Álvarez": "alvarez jose", "Zoë Marie Ó Briain": "o briain zoe",
+                       "Renée Ørsted-Strauß": "ørsted-strauss renee", "Ana Núñez": "nunez ana"}
 
 
 def user_tables(database: HearthDatabase) -> list[str]:
@@ -216,11 +230,16 @@ def test_upgrade_keeps_rows_and_matches_models(layout: Layout, model_schema: Sch
         assert kept == rows, f"rows of {table} changed"
     search = {str(row["id"]): row["search_text"] for row in after.get("client", [])}
     assert search == expected_search
+    from webapp.clients.models import Client
+
+    with database.connection_context():
+        sort_names = {c.legal_name: c.sort_name for c in Client.select()}
+    for name, sort_name in EXPECTED_SORT_NAMES.items():
+        assert sort_names.get(name, sort_name) == sort_name
+    assert len(sort_names) == len(expected_search)
     assert_schema_matches_models(database, model_schema)
 
     # The models read the migrated rows, and search by the folded name finds them.
-    from webapp.clients.models import Client
-
     with database.connection_context():
         found = [c.legal_name for c in Client.select().where(
             Client.search_text.contains("alvarez"))]

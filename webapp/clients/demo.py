@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from webapp.clients.models import Client, ClinicianAssignment, Guardian, InsurancePolicy
-from webapp.clients.service import fold
+from webapp.clients.service import fold, search_text_for, sort_name_for
 from webapp.core.passwords import hash_password
 from webapp.core.timeutil import utcnow
 from webapp.portal.models import ClientAccount
@@ -69,8 +69,8 @@ def load_clients(rng: random.Random, context: dict[str, Any]) -> str:
             discharged_on=ANCHOR - timedelta(days=rng.randrange(1, 400)) if status == "discharged" else None,
             discharge_reason="Treatment goals met" if status == "discharged" else "",
             created_at=now, updated_at=now)
-        client.search_text = " ".join(fold(p) for p in (first, client.legal_middle_name, last,
-                                                        preferred) if p)
+        client.search_text = search_text_for(client)
+        client.sort_name = sort_name_for(client)
         clients.append(client)
     before = Client.select(Client.id).order_by(Client.id.desc()).limit(1).scalar() or 0
     # Bulk insert in chunks: fast for the 10,000-client benchmark practice too.

@@ -98,6 +98,12 @@ class AssignClinicianForm(FlaskForm):
     is_primary = BooleanField("Primary clinician")
 
 
+class ClientSearchForm(FlaskForm):
+    q = StringField("Search by name or date of birth", [Length(max=100)],
+                    render_kw={"placeholder": "Name, or date of birth (MM/DD/YYYY)",
+                               "autocomplete": "off", "type": "search"})
+
+
 class ConfirmForm(FlaskForm):
     """A bare form for POST-only buttons, so they carry a CSRF token."""
 

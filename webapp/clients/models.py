@@ -19,7 +19,7 @@ class Client(BaseModel):
     legal_last_name = peewee.CharField(max_length=100)
     preferred_name = peewee.CharField(max_length=100, default="")
     pronouns = peewee.CharField(max_length=40, default="")
-    date_of_birth = peewee.DateField(index=True)
+    date_of_birth = peewee.DateField()
 
     email = peewee.CharField(max_length=254, default="")
     mobile_phone = peewee.CharField(max_length=20, default="")
@@ -39,16 +39,21 @@ class Client(BaseModel):
     emergency_relationship = peewee.CharField(max_length=60, default="")
     emergency_phone = peewee.CharField(max_length=20, default="")
 
-    status = peewee.CharField(max_length=12, default="active", index=True)
+    status = peewee.CharField(max_length=12, default="active")
     discharged_on = peewee.DateField(null=True)
     discharge_reason = peewee.CharField(max_length=200, default="")
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
     # Lower-case, accent-free names for fragment search (added by migration 2).
     search_text = peewee.CharField(max_length=400, default="", index=True)
+    # "last first", folded: the list's order, accents and case aside (migration 3).
+    sort_name = peewee.CharField(max_length=200, default="")
 
     class Meta:
-        indexes = ((("legal_last_name", "legal_first_name"), False),)
+        indexes = (
+            (("status", "sort_name"), False),
+            (("date_of_birth", "status", "sort_name"), False),
+        )
 
     @property
     def display_name(self) -> str:

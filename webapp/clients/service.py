@@ -73,6 +73,10 @@ def search_text_for(client: Client) -> str:
     return " ".join(fold(part) for part in parts if part)
 
 
+def sort_name_for(client: Client) -> str:
+    return f"{fold(client.legal_last_name)} {fold(client.legal_first_name)}"
+
+
 def age_on(date_of_birth: date, on: date) -> int:
     before_birthday = (on.month, on.day) < (date_of_birth.month, date_of_birth.day)
     return on.year - date_of_birth.year - before_birthday
@@ -214,11 +218,11 @@ def search_clients(query: str = "", status: str = "active", page: int = 1) -> Cl
         for token in tokens:
             matching = matching.where(Client.search_text.contains(token))  # % and _ escaped
         select = select.where(Client.id.in_(matching))
-    ordered = select.order_by(Client.legal_last_name, Client.legal_first_name, Client.id)
+    ordered = select.order_by(Client.sort_name, Client.id)
     rows: list[dict[str, Any]] = list(
         ordered.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE).dicts())  # type: ignore[arg-type]
-    if query:
-        record("search", object_type="client_list")
+    # The list shows names and birth dates: a read of PHI, recorded like any other.
+    record("search" if query else "view", object_type="client_list")
     return ClientPage(rows=rows[:PAGE_SIZE], page=page, has_next=len(rows) > PAGE_SIZE,
                       query=query, status=status)
 
@@ -276,6 +280,7 @@ def create_client(values: dict[str, Any], today: date, allow_duplicate: bool = F
                 raise PossibleDuplicate(matches)
         client = Client(**clean)
         client.search_text = search_text_for(client)
+        client.sort_name = sort_name_for(client)
         client.save()
         record("create", object_type="client", object_id=client.id, client_id=client.id)
     return client
@@ -294,6 +299,7 @@ def update_client(client_id: int, values: dict[str, Any], today: date,
         for name, value in clean.items():
             setattr(client, name, value)
         client.search_text = search_text_for(client)
+        client.sort_name = sort_name_for(client)
         client.updated_at = utcnow()
         client.save()
         record("update", object_type="client", object_id=client.id, client_id=client.id)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -12,6 +22,7 @@ from webapp.clients import related_service, service
 from webapp.clients.forms import (
     AssignClinicianForm,
     ClientForm,
+    ClientSearchForm,
     ConfirmForm,
     DischargeForm,
     GuardianForm,
@@ -59,15 +70,31 @@ def _load(client_id: int) -> Any:
         abort(404)
 
 
-@clients.get("/")
+SEARCH_KEY = "client_search"
+
+
+@clients.route("/", methods=["GET", "POST"])
 @requires("clients.view")
-def index() -> str:
-    page = request.args.get("page", "1")
+def index() -> Any:
+    """The client list. Search words are PHI, so they go in the session, never the URL.
+
+    POST sets the search and redirects; GET with ?page= shows the current search;
+    a plain GET (the navigation link) starts afresh.
+    """
+    status = request.values.get("status", "active")
+    if request.method == "POST":
+        form = ClientSearchForm()
+        if form.validate_on_submit():
+            session[SEARCH_KEY] = form.q.data.strip()
+        return redirect(url_for("clients.index", status=status, page=1))
+    page = request.args.get("page")
+    if page is None:
+        session.pop(SEARCH_KEY, None)
     result = service.search_clients(
-        query=request.args.get("q", ""), status=request.args.get("status", "active"),
-        page=int(page) if page.isdecimal() else 1)  # isdigit() lets '²' through
+        query=session.get(SEARCH_KEY, ""), status=status,
+        page=int(page) if page and page.isdecimal() else 1)  # isdigit() lets '²' through
     return render_template("clients/index.html", result=result, today=_today(),
-                           age_on=service.age_on)
+                           age_on=service.age_on, search_form=ClientSearchForm(q=result.query))
 
 
 @clients.route("/new", methods=["GET", "POST"])

@@ -18,7 +18,7 @@ from appliance import storage
 from tests.conftest import PASSWORD, login, make_staff
 from webapp.audit.models import AuditEntry
 from webapp.clients.models import Client
-from webapp.clients.service import create_client, search_text_for
+from webapp.clients.service import create_client, search_text_for, sort_name_for
 from webapp.core import passwords
 from webapp.core.passwords import hash_password
 from webapp.portal.models import ClientAccount
@@ -68,6 +68,14 @@ def post_form(client: FlaskClient, path: str, data: dict[str, Any],
     return client.post(path, data={"csrf_token": token, **data})
 
 
+def search_list(client: FlaskClient, query: str, status: str = "active") -> Any:
+    """Search the way the page does: POST the words, follow the redirect to the list."""
+    posted = post_form(client, "/clients/", {"q": query, "status": status})
+    assert posted.status_code == 302, posted.status_code
+    assert query.strip() == "" or query not in posted.headers["Location"]
+    return client.get(posted.headers["Location"])
+
+
 def text_of(response: Any) -> str:
     """The page as a reader sees it: entities decoded."""
     return html.unescape(response.get_data(as_text=True))
@@ -111,7 +119,8 @@ def bulk_clients(count: int, last: str = "Bulk", dob: date = date(1980, 1, 1),
         first, family = name(index) if name else (f"Person{index:05d}", last)
         row = Client(legal_first_name=first, legal_last_name=family, date_of_birth=dob)
         rows.append({"legal_first_name": first, "legal_last_name": family,
-                     "date_of_birth": dob, "search_text": search_text_for(row)})
+                     "date_of_birth": dob, "search_text": search_text_for(row),
+                     "sort_name": sort_name_for(row)})
     with storage.db.atomic():
         for start in range(0, len(rows), 500):
             Client.insert_many(rows[start:start + 500]).execute()

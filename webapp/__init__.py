@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from appliance.config import Settings
 from appliance.keys import DATABASE_KEY, PORTAL_SESSION_KEY, STAFF_SESSION_KEY, load_key
-from appliance.storage import db, end_of_request, open_database
+from appliance.storage import Prepared, db, end_of_request, open_database
 from webapp.core import security
 from webapp.core.sessions import DatabaseSessionInterface
 from webapp.core.timeutil import local
@@ -62,13 +62,14 @@ def _base_app(settings: Settings, kind: str, key_name: str, account_model: Any,
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = None  # the server-side session is the protection
 
+    active_account = Prepared(lambda account_id, active: account_model.select().where(
+        (account_model.id == account_id) & (account_model.is_active == active)))
+
     @login_manager.user_loader
     def load_account(account_id: str) -> Any:
-        if not account_id.isdigit():
+        if not account_id.isdecimal():
             return None
-        return account_model.get_or_none(
-            (account_model.id == int(account_id)) & (account_model.is_active == True)  # noqa: E712
-        )
+        return active_account.first(int(account_id), True)
 
     security.install(app)
     _install_error_pages(app)

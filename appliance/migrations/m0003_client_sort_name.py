@@ -3,7 +3,7 @@
 The list is "status = ? ORDER BY sort_name, id LIMIT 51". Sorting by the folded
 name puts "Álvarez" among the A's rather than after "Zimmer", and an index on
 (status, sort_name) already holds the rows in that order, so page 1 reads about
-51 rows instead of sorting every active client on every request. The birth-date
+51 index entries instead of sorting every active client on every request. The birth-date
 index carries the same columns so a birth-date search stays on it.
 """
 
@@ -35,8 +35,11 @@ def apply(database: Any) -> None:
     for index in ("client_status", "client_date_of_birth",
                   "client_legal_last_name_legal_first_name"):
         database.execute_sql(f'DROP INDEX IF EXISTS "{index}"')
+    # Covering: the list's columns ride in the index, so a page of the list reads
+    # two or three index pages instead of fifty table pages to decrypt.
     database.execute_sql(
-        'CREATE INDEX "client_status_sort_name" ON "client" ("status", "sort_name")')
+        'CREATE INDEX "client_list" ON "client" ("status", "sort_name", "legal_last_name", '
+        '"legal_first_name", "preferred_name", "pronouns", "date_of_birth", "mobile_phone")')
     database.execute_sql(
         'CREATE INDEX "client_date_of_birth_status_sort_name" '
         'ON "client" ("date_of_birth", "status", "sort_name")')

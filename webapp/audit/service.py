@@ -12,13 +12,16 @@ from __future__ import annotations
 from flask import g, has_request_context, request
 from flask_login import current_user
 
+from appliance.storage import Prepared
 from webapp.audit.models import AuditEntry
+from webapp.core.timeutil import utcnow
 
 
 def record(action: str, *, object_type: str = "", object_id: int | None = None,
            client_id: int | None = None, outcome: str = "success",
            actor_kind: str | None = None, actor_id: int | None = None,
-           actor_role: str | None = None) -> AuditEntry:
+           actor_role: str | None = None) -> int:
+    """Write one entry; returns its id."""
     source_address = ""
     request_id = ""
     if has_request_context():
@@ -28,8 +31,15 @@ def record(action: str, *, object_type: str = "", object_id: int | None = None,
             actor_kind = current_user.actor_kind
             actor_id = current_user.id
             actor_role = ",".join(sorted(current_user.role_set))
-    return AuditEntry.create(
-        actor_kind=actor_kind or "anonymous", actor_id=actor_id, actor_role=actor_role or "",
-        action=action, object_type=object_type, object_id=object_id, client_id=client_id,
-        source_address=source_address, request_id=request_id, outcome=outcome,
-    )
+    cursor = _INSERT.execute(utcnow(), actor_kind or "anonymous", actor_id, actor_role or "",
+                             action, object_type, object_id, client_id, source_address,
+                             request_id, outcome)
+    return int(cursor.lastrowid)
+
+
+# Every request writes at least one entry: compile the INSERT once per process.
+_INSERT = Prepared(lambda *values: AuditEntry.insert(dict(zip(
+    [AuditEntry.occurred_at, AuditEntry.actor_kind, AuditEntry.actor_id, AuditEntry.actor_role,
+     AuditEntry.action, AuditEntry.object_type, AuditEntry.object_id, AuditEntry.client_id,
+     AuditEntry.source_address, AuditEntry.request_id, AuditEntry.outcome],
+    values, strict=True))))

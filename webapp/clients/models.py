@@ -50,10 +50,7 @@ class Client(BaseModel):
     sort_name = peewee.CharField(max_length=200, default="")
 
     class Meta:
-        indexes = (
-            (("status", "sort_name"), False),
-            (("date_of_birth", "status", "sort_name"), False),
-        )
+        indexes = ((("date_of_birth", "status", "sort_name"), False),)
 
     @property
     def display_name(self) -> str:
@@ -64,6 +61,13 @@ class Client(BaseModel):
     def legal_name(self) -> str:
         middle = f" {self.legal_middle_name}" if self.legal_middle_name else ""
         return f"{self.legal_first_name}{middle} {self.legal_last_name}"
+
+
+# Covers the client list page: its columns ride in the index (see migration 3).
+Client.add_index(Client.index(
+    Client.status, Client.sort_name, Client.legal_last_name, Client.legal_first_name,
+    Client.preferred_name, Client.pronouns, Client.date_of_birth, Client.mobile_phone,
+    name="client_list"))
 
 
 class Guardian(BaseModel):

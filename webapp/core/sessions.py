@@ -18,6 +18,7 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
+from appliance.storage import Prepared
 from webapp.core.models import WebSession
 from webapp.core.timeutil import utcnow
 
@@ -25,6 +26,10 @@ IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 # Refresh last_seen at most this often, so reading a page is not a write.
 TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+_SESSION = Prepared(lambda token_hash, app: WebSession.select().where(
+    (WebSession.token_hash == token_hash) & (WebSession.app == app)))
 
 
 def token_hash(token: str) -> str:
@@ -52,9 +57,7 @@ class DatabaseSessionInterface(SessionInterface):
         token = request.cookies.get(self.get_cookie_name(app))
         if not token or len(token) > 100:
             return ServerSession()
-        row = WebSession.get_or_none(
-            (WebSession.token_hash == token_hash(token)) & (WebSession.app == self.app_name)
-        )
+        row = _SESSION.first(token_hash(token), self.app_name)
         if row is None or self._expired(row, utcnow()):
             if row is not None:
                 row.delete_instance()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, NamedTuple
 
 from flask import (
     Blueprint,
@@ -93,8 +94,38 @@ def index() -> Any:
     result = service.search_clients(
         query=session.get(SEARCH_KEY, ""), status=status,
         page=int(page) if page and page.isdecimal() else 1)  # isdigit() lets '²' through
-    return render_template("clients/index.html", result=result, today=_today(),
-                           age_on=service.age_on, search_form=ClientSearchForm(q=result.query))
+    return render_template("clients/index.html", result=result,
+                           rows=_list_rows(result.rows, _today()),
+                           search_form=ClientSearchForm(q=result.query))
+
+
+class ListedClient(NamedTuple):
+    """One row of the client list, ready to print."""
+
+    id: int
+    last_name: str
+    first_name: str  # the preferred name when there is one
+    legal_first_name: str  # shown too when it differs from the preferred name
+    pronouns: str
+    born: str
+    age: int
+    mobile_phone: str
+    status: str
+
+
+def _list_rows(rows: list[dict[str, Any]], today: date) -> list[ListedClient]:
+    """Format the page's rows in one pass: a template calling a function per cell
+    costs the busiest page in the app about twice as much."""
+    listed = []
+    for row in rows:
+        born, first = row["date_of_birth"], row["legal_first_name"]
+        preferred = row["preferred_name"]
+        listed.append(ListedClient(
+            row["id"], row["legal_last_name"], preferred or first,
+            first if preferred and preferred != first else "", row["pronouns"],
+            f"{born.month:02d}/{born.day:02d}/{born.year}", service.age_on(born, today),
+            row["mobile_phone"], row["status"]))
+    return listed
 
 
 @clients.route("/new", methods=["GET", "POST"])

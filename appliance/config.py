@@ -41,9 +41,10 @@ portal_port = 8001
 # the __Host- prefix, and HSTS is sent.
 behind_tls = false
 
-# gunicorn worker processes and threads per app.
-web_workers = 2
-web_threads = 4
+# gunicorn worker processes and threads per app. Processes carry the CPU work:
+# threads in one process queue behind each other in SQLite and the GIL.
+web_workers = 4
+web_threads = 2
 """
 
 
@@ -57,8 +58,8 @@ class Settings:
     portal_host: str = "127.0.0.1"
     portal_port: int = 8001
     behind_tls: bool = False
-    web_workers: int = 2
-    web_threads: int = 4
+    web_workers: int = 4
+    web_threads: int = 2
     # Not read from the file: set by tests and tools that build apps directly.
     testing: bool = field(default=False)
 

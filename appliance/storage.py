@@ -159,12 +159,13 @@ class Prepared:
     def run(self, *values: Any) -> Any:
         """Rows of a SELECT, as the query would give them (models, dicts, tuples)."""
         query, sql = self._sql(values)
-        return query._get_cursor_wrapper(db.execute_sql(sql, values))
+        database = query.model._meta.database  # the model's binding now, as peewee would
+        return query._get_cursor_wrapper(database.execute_sql(sql, values))
 
     def execute(self, *values: Any) -> Any:
         """Run an INSERT, UPDATE or DELETE; returns the cursor (lastrowid, rowcount)."""
-        _, sql = self._sql(values)
-        return db.execute_sql(sql, values)
+        query, sql = self._sql(values)
+        return query.model._meta.database.execute_sql(sql, values)
 
     def first(self, *values: Any) -> Any:
         for row in self.run(*values):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,6 @@ PAGE_SIZE = 4096
 PRAGMAS: list[tuple[str, Any]] = [
     ("synchronous", "full"),
     ("foreign_keys", 1),
-    ("busy_timeout", 5000),
     # Keep temporary tables and sort spills in memory, never in plaintext files.
     ("temp_store", "memory"),
     ("cache_size", -8000),  # 8 MB of decrypted pages per connection
@@ -71,6 +71,24 @@ def key_pragma(key: bytes) -> str:
     return f"PRAGMA key = \"x'{key.hex()}'\""
 
 
+BUSY_WAIT_LIMIT = 5.0  # seconds a writer waits for another's lock before giving up
+
+
+def wait_for_lock(attempt: int) -> bool:
+    """SQLite's busy handler: wait a little and try again, for up to BUSY_WAIT_LIMIT.
+
+    SQLite's own handler (busy_timeout) sleeps 1, 2, 5, 10 ... 100 ms between
+    tries, so under a steady trickle of small writes (an audit entry per page)
+    a request can sleep tens of milliseconds for a lock held for one. Short,
+    slowly growing naps keep waits close to the time the lock is really held.
+    """
+    nap = min(0.0002 * (attempt + 1), 0.002)
+    if attempt * 0.002 > BUSY_WAIT_LIMIT:
+        return False
+    time.sleep(nap)
+    return True
+
+
 def connect_raw(path: Path, key: bytes, create: bool = False) -> sqlcipher.Connection:
     """A bare sqlcipher3 connection, keyed; used by storage, rotation and the queue."""
     mode = "rwc" if create else "rw"
@@ -86,6 +104,7 @@ def connect_raw(path: Path, key: bytes, create: bool = False) -> sqlcipher.Conne
         # SQLCipher logs decryption failures to stderr; we report them ourselves.
         conn.execute("PRAGMA cipher_log_level = NONE")
         conn.execute(key_pragma(key))
+        conn.set_busy_handler(wait_for_lock)
         if new_file:
             conn.execute("PRAGMA journal_mode = wal")  # a property of the file from now on
     except BaseException:

@@ -60,7 +60,6 @@ class EncryptedQueueStorage(SqliteStorage):
         conn = connect_raw(Path(self.filename), self._key, create=True)
         self._set_journal_mode(conn)
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA busy_timeout = 5000")
         conn.execute("PRAGMA temp_store = memory")
         return conn
 

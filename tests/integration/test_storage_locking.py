@@ -1,0 +1,62 @@
+"""Two writers at once: the second waits briefly for the lock, and gives up cleanly."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlcipher3 import dbapi2 as sqlcipher
+
+from appliance import keys, storage
+from appliance.config import Settings
+
+
+def writer(settings: Settings) -> sqlcipher.Connection:
+    layout = settings.layout
+    return storage.connect_raw(layout.database, keys.load_key(layout, keys.DATABASE_KEY))
+
+
+def hold_write_lock(conn: sqlcipher.Connection, seconds: float, started: threading.Event) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO worker_heartbeat (name, beat_at) VALUES ('holder', '2026-01-01')")
+    started.set()
+    time.sleep(seconds)
+    conn.execute("COMMIT")
+
+
+def test_a_second_writer_waits_for_the_lock(settings: Settings) -> None:
+    """Does a write that meets another's lock wait and then succeed, soon after release?"""
+    first, second = writer(settings), writer(settings)
+    started = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(first, 0.3, started))
+    holder.start()
+    started.wait(5)
+    began = time.monotonic()
+    second.execute("INSERT INTO worker_heartbeat (name, beat_at) VALUES ('waiter', '2026-01-01')")
+    waited = time.monotonic() - began
+    holder.join()
+    names = {row[0] for row in second.execute("SELECT name FROM worker_heartbeat")}
+    assert names == {"holder", "waiter"}
+    assert waited > 0.2
+    first.close()
+    second.close()
+
+
+def test_a_writer_gives_up_after_the_limit(settings: Settings,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Does a writer blocked past the limit get 'database is locked' and write nothing?"""
+    monkeypatch.setattr(storage, "BUSY_WAIT_LIMIT", 0.05)
+    first, second = writer(settings), writer(settings)
+    started = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(first, 1.0, started))
+    holder.start()
+    started.wait(5)
+    with pytest.raises(sqlcipher.OperationalError, match="locked"):
+        second.execute("INSERT INTO worker_heartbeat (name, beat_at) "
+                       "VALUES ('waiter', '2026-01-01')")
+    holder.join()
+    names = {row[0] for row in second.execute("SELECT name FROM worker_heartbeat")}
+    assert names == {"holder"}
+    first.close()
+    second.close()

@@ -95,8 +95,7 @@ def index() -> Any:
         query=session.get(SEARCH_KEY, ""), status=status,
         page=int(page) if page and page.isdecimal() else 1)  # isdigit() lets '²' through
     return render_template("clients/index.html", result=result,
-                           rows=_list_rows(result.rows, _today()),
-                           search_form=ClientSearchForm(q=result.query))
+                           rows=_list_rows(result.rows, _today()))
 
 
 class ListedClient(NamedTuple):

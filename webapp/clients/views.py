@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -62,6 +63,19 @@ def _apply_errors(form: FlaskForm, errors: dict[str, str]) -> None:
             field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
         else:
             flash(message, "error")
+
+
+def _confirmed(client_id: int, change: Callable[[], object], done: str) -> Response:
+    """A one-button change (a POST with only a CSRF token), then back to the client page."""
+    if ConfirmForm().validate_on_submit():
+        try:
+            change()
+            flash(done, "success")
+        except service.ClientNotFound:
+            abort(404)
+        except InvalidClient as exc:
+            flash(" ".join(exc.errors.values()), "error")
+    return redirect(url_for("clients.show", client_id=client_id))
 
 
 def _load(client_id: int) -> Any:
@@ -204,15 +218,8 @@ def discharge(client_id: int) -> Response:
 @clients.post("/<int:client_id>/reactivate")
 @requires("clients.discharge")
 def reactivate(client_id: int) -> Response:
-    if ConfirmForm().validate_on_submit():
-        try:
-            service.reactivate_client(client_id)
-            flash("Client reactivated.", "success")
-        except service.ClientNotFound:
-            abort(404)
-        except InvalidClient as exc:
-            flash(" ".join(exc.errors.values()), "error")
-    return redirect(url_for("clients.show", client_id=client_id))
+    return _confirmed(client_id, lambda: service.reactivate_client(client_id),
+                      "Client reactivated.")
 
 
 @clients.route("/<int:client_id>/guardians/new", methods=["GET", "POST"])
@@ -235,13 +242,8 @@ def new_guardian(client_id: int) -> Any:
 @clients.post("/<int:client_id>/guardians/<int:guardian_id>/remove")
 @requires("clients.edit")
 def remove_guardian(client_id: int, guardian_id: int) -> Response:
-    if ConfirmForm().validate_on_submit():
-        try:
-            related_service.remove_guardian(client_id, guardian_id)
-            flash("Guardian removed.", "success")
-        except InvalidClient as exc:
-            flash(" ".join(exc.errors.values()), "error")
-    return redirect(url_for("clients.show", client_id=client_id))
+    return _confirmed(client_id, lambda: related_service.remove_guardian(client_id, guardian_id),
+                      "Guardian removed.")
 
 
 @clients.route("/<int:client_id>/insurance/new", methods=["GET", "POST"])
@@ -273,13 +275,8 @@ def policy(client_id: int, policy_id: int | None = None) -> Any:
 @clients.post("/<int:client_id>/insurance/<int:policy_id>/remove")
 @requires("clients.insurance")
 def remove_policy(client_id: int, policy_id: int) -> Response:
-    if ConfirmForm().validate_on_submit():
-        try:
-            related_service.remove_policy(client_id, policy_id)
-            flash("Insurance policy removed.", "success")
-        except InvalidClient as exc:
-            flash(" ".join(exc.errors.values()), "error")
-    return redirect(url_for("clients.show", client_id=client_id))
+    return _confirmed(client_id, lambda: related_service.remove_policy(client_id, policy_id),
+                      "Insurance policy removed.")
 
 
 @clients.post("/<int:client_id>/clinicians")
@@ -304,10 +301,6 @@ def assign(client_id: int) -> Response:
 @clients.post("/<int:client_id>/clinicians/<int:clinician_id>/remove")
 @requires("clients.edit")
 def unassign(client_id: int, clinician_id: int) -> Response:
-    if ConfirmForm().validate_on_submit():
-        try:
-            related_service.unassign_clinician(client_id, clinician_id)
-            flash("Clinician unassigned.", "success")
-        except InvalidClient as exc:
-            flash(" ".join(exc.errors.values()), "error")
-    return redirect(url_for("clients.show", client_id=client_id))
+    return _confirmed(client_id,
+                      lambda: related_service.unassign_clinician(client_id, clinician_id),
+                      "Clinician unassigned.")

@@ -163,3 +163,33 @@ def front_desk_client(staff_app: Flask) -> FlaskClient:
 @pytest.fixture
 def portal_client(portal_app: Flask) -> FlaskClient:
     return portal_app.test_client()
+
+
+# -- client pages ---------------------------------------------------------------
+POLICY = {"rank": "1", "payer_name": "Aetna", "payer_id": "60054", "member_id": "W123456789",
+          "group_number": "G100", "subscriber_relationship": "self",
+          "effective_on": "2026-01-01", "ends_on": ""}
+
+_LISTED = re.compile(r'<td><a href="/clients/(\d+)">')
+
+
+def form(**changes: Any) -> dict[str, Any]:
+    """The full client form with `changes`; a value of None leaves the field out."""
+    values = {**FULL_CLIENT_FORM, **changes}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def listed(response: Any) -> list[int]:
+    """Client ids in the order the list page shows them."""
+    assert response.status_code == 200
+    return [int(found) for found in _LISTED.findall(response.get_data(as_text=True))]
+
+
+def field_error(response: Any, field: str) -> str:
+    match = re.search(rf'id="{field}-error">([^<]*)</p>', text_of(response))
+    assert match, f"no error shown for {field}"
+    return match.group(1)
+
+
+def client_entries(action: str, object_type: str = "client") -> list[Any]:
+    return audit_entries(action=action, object_type=object_type)

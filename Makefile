@@ -43,6 +43,8 @@ lint: install-dev ## ruff and mypy
 	$(BIN)/mypy
 
 bench: install-dev ## Run the benchmarks (ONLY=<group> for one group); appends bench/results.jsonl
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+	  || { echo "the web benchmarks need wrk: apt install wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(if $(ONLY),--only $(ONLY))
 
 clean: ## Remove the venv and caches (never ./var: that holds your data and keys)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import click
 
@@ -159,8 +157,7 @@ def users_add(username: str, full_name: str, roles: tuple[str, ...]) -> None:
     password = generate_password()
     with storage.db.connection_context():
         try:
-            with storage.db.atomic():
-                create_staff_user(username, full_name, list(roles), password)
+            create_staff_user(username, full_name, list(roles), password)
         except peewee.IntegrityError as exc:
             raise HearthError(f"there is already a staff account named "
                               f"{username.strip().lower()!r}; nothing was changed") from exc
@@ -179,11 +176,6 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"hearth: {message}", err=True)
         sys.exit(code)
 
-    handlers: list[tuple[type[BaseException], Callable[[Any], None]]] = [
-        (HearthError, lambda exc: fail(str(exc), exc.exit_code)),
-        (sqlcipher.DatabaseError, lambda exc: fail(_database_message(exc), 2)),
-        (peewee.DatabaseError, lambda exc: fail(_database_message(exc), 2)),
-    ]
     try:
         cli.main(args=argv, prog_name="hearth", standalone_mode=False)
     except click.exceptions.Abort:
@@ -191,17 +183,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except tuple(h[0] for h in handlers) as exc:
-        for kind, handle in handlers:
-            if isinstance(exc, kind):
-                handle(exc)
+    except HearthError as exc:
+        fail(str(exc), exc.exit_code)
+    except (sqlcipher.DatabaseError, peewee.DatabaseError) as exc:
+        # A damaged page met mid-command: say what it means, not SQLite's words.
+        from appliance.storage import classify_error
 
-
-def _database_message(exc: Exception) -> str:
-    from appliance.paths import Layout
-    from appliance.storage import classify_error
-
-    return str(classify_error(Layout.discover().database, exc))
+        fail(str(classify_error(Layout.discover().database, exc)), 2)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from appliance.storage import db
 from webapp.audit.service import record
 from webapp.core.models import StaffUser
 from webapp.core.passwords import hash_password
@@ -23,8 +24,10 @@ def create_staff_user(username: str, full_name: str, roles: list[str], password:
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
         raise ValueError(f"unknown roles: {sorted(unknown)}" if unknown else "no role given")
-    user = StaffUser.create(username=username.strip().lower(), full_name=full_name.strip(),
-                            roles=",".join(sorted(set(roles))), credentials=credentials,
-                            email=email, password_hash=hash_password(password))
-    record("create", object_type="staff_user", object_id=user.id, actor_kind="system")
+    password_hash = hash_password(password)  # slow: outside the write transaction
+    with db.atomic():
+        user = StaffUser.create(username=username.strip().lower(), full_name=full_name.strip(),
+                                roles=",".join(sorted(set(roles))), credentials=credentials,
+                                email=email, password_hash=password_hash)
+        record("create", object_type="staff_user", object_id=user.id, actor_kind="system")
     return user

@@ -7,6 +7,7 @@ from datetime import datetime
 from huey import crontab
 
 from webapp.core.models import WorkerHeartbeat
+from webapp.core.sessions import purge_expired
 from webapp.core.timeutil import utcnow
 from webapp.tasks import hearth_periodic_task, hearth_task, huey
 
@@ -37,3 +38,9 @@ def heartbeat_on_startup() -> None:
 
     with db.connection_context():
         record_heartbeat()
+
+
+@hearth_periodic_task(crontab(minute="*/15"))
+def purge_expired_sessions() -> int:
+    """Delete sessions past their idle or absolute timeout (signed-out browsers, bots)."""
+    return purge_expired()

@@ -9,11 +9,12 @@ migrates it: run `hearth migrate` (or `hearth init`) first.
 
 from __future__ import annotations
 
+import traceback
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -110,9 +111,16 @@ def _install_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def server_error(error: Exception) -> Any:
-        app.logger.error("unhandled %s on %s", type(error).__name__, "request")
+        # Where it failed (files and lines), never the exception's message or
+        # locals: those can hold a client's name.
+        frames = traceback.extract_tb(error.__traceback__)[-6:]
+        where = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+        reference = g.get("request_id", "")
+        app.logger.error("unhandled %s in %s (request %s) at %s", type(error).__name__,
+                         request.endpoint, reference, where)
         return render_template("core/error.html", code=500, title="Something went wrong",
-                               message="The error has been logged. Please try again."), 500
+                               message="The error has been logged. Please try again.",
+                               reference=reference), 500
 
 
 _ERROR_MESSAGES = {

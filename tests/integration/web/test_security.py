@@ -225,6 +225,10 @@ def test_a_500_shows_no_phi_and_no_traceback(staff_app: Flask,
                  'File "'):
         assert leak not in body, leak
         assert leak.lower() not in caplog.text.lower() or leak == "RuntimeError", leak
+    # The log says where it broke, and the page gives the reference to find that line.
+    reference = re.search(r"<code>([0-9a-f]{16})</code>", body)
+    assert reference and f"(request {reference.group(1)})" in caplog.text
+    assert "test_security.py:" in caplog.text
     assert_security_headers(response)
 
 

@@ -99,26 +99,10 @@ class PlainSqlcipherDatabase(peewee.SqliteDatabase):
 
 
 def plain_database(path: Path) -> peewee.SqliteDatabase:
-    """The "plain" baseline, pooled exactly when the production database is."""
-    from playhouse.pool import PooledDatabase, _PooledSqliteDatabase
+    """The "plain" baseline: the production PRAGMAS on the plaintext copy."""
+    from appliance.storage import PRAGMAS
 
-    from appliance.storage import PRAGMAS, db
-
-    if isinstance(db, PooledDatabase):
-        pooled = type("PooledPlainSqlcipherDatabase",
-                      (_PooledSqliteDatabase, PlainSqlcipherDatabase), {})
-        database: peewee.SqliteDatabase = pooled(str(path), pragmas=PRAGMAS)
-        return database
     return PlainSqlcipherDatabase(str(path), pragmas=PRAGMAS, timeout=5)
-
-
-def per_request_label() -> str:
-    from playhouse.pool import PooledDatabase
-
-    from appliance.storage import db
-
-    return ("pooled connection checked out per request" if isinstance(db, PooledDatabase)
-            else "connection per request")
 
 
 def table_counts(database: peewee.Database) -> dict[str, int]:
@@ -240,8 +224,6 @@ def run() -> list[Figure]:
         for database in (plain, stdlib):
             if not database.is_closed():
                 database.close()
-            if hasattr(database, "close_all"):
-                database.close_all()
         if not db.is_closed():
             db.close()
 
@@ -274,14 +256,13 @@ def measure(encrypted: peewee.Database, plain: peewee.Database, stdlib: peewee.D
             figures.append(ratio_figure(GROUP, f"{name}_ratio_cold", result, RATIO_TARGET,
                                         "sqlcipher", "plain",
                                         note_text=f"{label}, fresh connection, empty cache"))
-            note(f"{name}: per-request connection, stdlib sqlite3 baseline")
+            note(f"{name}: fresh connection, stdlib sqlite3 baseline")
             result = compare(per_request(encrypted, workloads(page_ids)[name]),
                              per_request(stdlib, workloads(page_ids)[name]),
                              subject_ctx=bound(encrypted), baseline_ctx=bound(stdlib))
             figures.append(ratio_figure(
                 GROUP, f"{name}_ratio_stdlib", result, RATIO_TARGET, "sqlcipher", "stdlib",
-                note_text=f"{label}, {per_request_label()}, "
-                          f"stdlib SQLite {sqlite3.sqlite_version}"))
+                note_text=f"{label}, fresh connection, stdlib SQLite {sqlite3.sqlite_version}"))
     return figures
 
 
@@ -289,10 +270,9 @@ def connection_open(encrypted: peewee.Database, plain: peewee.Database,
                     stdlib: peewee.Database, key: bytes) -> Figure:
     """A fresh connection: open with the raw key, the PRAGMAS, close.
 
-    Measured on the driver directly, so the figure stays the cost of a real open
-    even if `db` pools its connections (then a request pays it only when the
-    pool has no idle connection). The raw key skips key derivation; the first
-    PRAGMA (journal_mode) reads, and so decrypts, page 1.
+    Measured on the driver directly. A thread pays it once: it keeps its
+    connection afterwards. The raw key skips key derivation; the first PRAGMA
+    reads, and so decrypts, page 1.
     """
     import sqlite3
 

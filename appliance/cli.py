@@ -164,6 +164,24 @@ def users_add(username: str, full_name: str, roles: tuple[str, ...]) -> None:
     click.echo(f"created {username}; first password (shown once): {password}")
 
 
+@users.command("unlock")
+@click.argument("username")
+def users_unlock(username: str) -> None:
+    """End a staff account's lockout after too many failed sign-ins."""
+    from appliance import storage
+    from webapp.core.models import StaffUser
+    from webapp.core.signin import unlock_account
+
+    storage.open_database(Layout.discover())
+    with storage.db.connection_context():
+        user = StaffUser.get_or_none(StaffUser.username == username.strip().lower())
+        if user is None:
+            raise HearthError(f"there is no staff account named {username!r}")
+        was_locked = unlock_account(StaffUser, user.id)
+    click.echo(f"unlocked {user.username}" if was_locked
+               else f"{user.username} was not locked; failed sign-ins reset")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: expected failures become one line and exit code 2."""
     import peewee

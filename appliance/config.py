@@ -41,6 +41,14 @@ portal_port = 8001
 # the __Host- prefix, and HSTS is sent.
 behind_tls = false
 
+# Sign-in protection: an account locks after this many failures in a row, for
+# this many minutes (an admin can unlock it sooner: hearth users unlock NAME);
+# one address may fail this many times per window before it must wait.
+lockout_threshold = 10
+lockout_minutes = 15
+address_failure_limit = 30
+address_window_minutes = 15
+
 # gunicorn worker processes and threads per app. Processes carry the CPU work:
 # threads in one process queue behind each other in SQLite and the GIL.
 web_workers = 4
@@ -60,6 +68,10 @@ class Settings:
     behind_tls: bool = False
     web_workers: int = 4
     web_threads: int = 2
+    lockout_threshold: int = 10
+    lockout_minutes: int = 15
+    address_failure_limit: int = 30
+    address_window_minutes: int = 15
     # Not read from the file: set by tests and tools that build apps directly.
     testing: bool = field(default=False)
 
@@ -111,6 +123,10 @@ class Settings:
             raise ConfigError("the staff app and the portal need different ports")
         if self.web_workers < 1 or self.web_threads < 1:
             raise ConfigError("web_workers and web_threads must be at least 1")
+        for name in ("lockout_threshold", "lockout_minutes", "address_failure_limit",
+                     "address_window_minutes"):
+            if not 1 <= getattr(self, name) <= 10_000:
+                raise ConfigError(f"{name} must be between 1 and 10000")
         try:
             from zoneinfo import ZoneInfo
 

@@ -17,6 +17,7 @@ from appliance.migrations import (
     latest_version,
     migrate,
 )
+from appliance.migrations.m0003_client_sort_name import fold
 from appliance.paths import Layout
 from appliance.storage import HearthDatabase, db
 from tests.conftest import run_hearth
@@ -131,10 +132,22 @@ def seed_version_2(database: HearthDatabase) -> dict[str, str]:
     return expected_search
 
 
+def seed_version_3(database: HearthDatabase) -> dict[str, str]:
+    """Version 2's rows with version 3's sort names; no sign-in counters yet."""
+    expected_search = seed_version_2(database)
+    rows = database.execute_sql(
+        'SELECT "id", "legal_first_name", "legal_last_name" FROM "client"').fetchall()
+    for client_id, first, last in rows:
+        database.execute_sql('UPDATE "client" SET "sort_name" = ? WHERE "id" = ?',
+                             (f"{fold(last)} {fold(first)}", client_id))
+    return expected_search
+
+
 SEEDERS: dict[int, Callable[[HearthDatabase], dict[str, str]]] = {
     0: seed_version_0,
     1: seed_version_1,
     2: seed_version_2,
+    3: seed_version_3,
 }
 
 # What version 3's sort name must be for some of the seeded clients.

@@ -31,6 +31,9 @@ class StaffUser(UserMixin, BaseModel):
     is_active = peewee.BooleanField(default=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
+    # Consecutive failed sign-ins, and the lock they earned (migration 4).
+    failed_sign_ins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -60,6 +63,18 @@ class WebSession(BaseModel):
 
     class Meta:
         indexes = ((("app", "principal_id"), False),)
+
+
+class SignInThrottle(BaseModel):
+    """Failed sign-ins from one address in the current window, per app."""
+
+    app = peewee.CharField(max_length=10)
+    address = peewee.CharField(max_length=64)
+    failures = peewee.IntegerField()
+    window_started_at = peewee.DateTimeField()
+
+    class Meta:
+        indexes = ((("app", "address"), True),)
 
 
 class WorkerHeartbeat(BaseModel):

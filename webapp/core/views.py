@@ -20,15 +20,15 @@ from werkzeug.wrappers import Response
 
 from webapp.audit.service import record
 from webapp.core.forms import LoginForm
-from webapp.core.passwords import verify_password
 from webapp.core.permissions import SIGNED_IN, public, requires
 from webapp.core.sessions import ServerSession
+from webapp.core.signin import REFUSED, attempt_sign_in
 
 auth = Blueprint("auth", __name__)
 health = Blueprint("health", __name__)
 staff_home = Blueprint("home", __name__)
 
-FAILED_MESSAGE = "That username and password do not match an active account."
+FAILED_MESSAGE = REFUSED
 
 
 @health.get("/healthz")
@@ -64,22 +64,19 @@ def login() -> Any:
         return redirect(url_for(current_app.config["HEARTH_HOME"]))
     form = LoginForm()
     if form.validate_on_submit():
-        account_model = current_app.config["HEARTH_ACCOUNT_MODEL"]
-        username = form.username.data.strip().lower()
-        account = account_model.get_or_none(account_model.username == username)
-        ok = verify_password(account.password_hash if account else None, form.password.data)
-        if ok and account is not None and account.is_active:
+        outcome = attempt_sign_in(current_app.config["HEARTH_SETTINGS"],
+                                  current_app.config["HEARTH_KIND"],
+                                  current_app.config["HEARTH_ACCOUNT_MODEL"],
+                                  form.username.data, form.password.data,
+                                  request.remote_addr or "")
+        if outcome.account is not None:
             assert isinstance(session, ServerSession)
             session.clear()
             session.regenerate_requested = True  # a new session id at sign-in
-            login_user(account)
-            record("login", object_type=account.actor_kind + "_account", object_id=account.id)
+            login_user(outcome.account)
             return redirect(safe_next(request.args.get("next"))
                             or url_for(current_app.config["HEARTH_HOME"]))
-        record("login_failed", object_type="account",
-               object_id=account.id if account else None, outcome="failure",
-               actor_kind="anonymous")
-        flash(FAILED_MESSAGE, "error")
+        flash(outcome.message, "error")
     status = 401 if request.method == "POST" else 200
     return render_template("core/login.html", form=form), status
 

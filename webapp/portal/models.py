@@ -16,6 +16,8 @@ class ClientAccount(UserMixin, BaseModel):
     password_hash = peewee.CharField(max_length=255)
     is_active = peewee.BooleanField(default=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    failed_sign_ins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
 
     actor_kind = "client"
     role_set = frozenset({"client"})

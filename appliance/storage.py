@@ -120,6 +120,10 @@ class HearthDatabase(peewee.SqliteDatabase):
         self._key: bytes | None = None
         self._create = False
         kwargs.setdefault("pragmas", PRAGMAS)
+        # Transactions take the write lock when they begin. A deferred one that
+        # reads, then writes after another connection has written, fails at once
+        # with "database is locked" instead of waiting in the busy handler.
+        kwargs.setdefault("lock_type", "IMMEDIATE")
         super().__init__(database, **kwargs)
 
     def unlock(self, path: Path, key: bytes, create: bool = False) -> None:

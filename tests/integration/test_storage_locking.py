@@ -60,3 +60,30 @@ def test_a_writer_gives_up_after_the_limit(settings: Settings,
     assert names == {"holder"}
     first.close()
     second.close()
+
+
+def test_transactions_take_the_write_lock_at_once(settings: Settings) -> None:
+    """Does a read-then-write transaction wait for a concurrent writer instead of failing
+    (the deferred-transaction snapshot error)?"""
+    storage.open_database(settings.layout)
+    other = writer(settings)
+    results: list[str] = []
+
+    def read_then_write() -> None:
+        with storage.db.connection_context(), storage.db.atomic():
+            storage.db.execute_sql("SELECT count(*) FROM worker_heartbeat").fetchone()
+            time.sleep(0.2)  # meanwhile the other connection tries to write
+            storage.db.execute_sql(
+                "INSERT INTO worker_heartbeat (name, beat_at) VALUES ('first', '2026-01-01')")
+        results.append("first")
+
+    thread = threading.Thread(target=read_then_write)
+    thread.start()
+    time.sleep(0.05)
+    other.execute("INSERT INTO worker_heartbeat (name, beat_at) VALUES ('second', '2026-01-01')")
+    results.append("second")
+    thread.join()
+    assert results == ["first", "second"]
+    names = {row[0] for row in other.execute("SELECT name FROM worker_heartbeat")}
+    assert names == {"first", "second"}
+    other.close()

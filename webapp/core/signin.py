@@ -79,12 +79,16 @@ def attempt_sign_in(settings: Settings, app: str, account_model: Any, username: 
             return Outcome(account)
         count_address_failure(settings, app, address, now)
         if account is not None and not locked:
-            failures = account.failed_sign_ins + 1
+            # Counted in SQL, so two failures at the same moment both count.
+            account_model.update(failed_sign_ins=account_model.failed_sign_ins + 1).where(
+                account_model.id == account.id).execute()
+            failures = account_model.select(account_model.failed_sign_ins).where(
+                account_model.id == account.id).scalar()
             lock = (now + timedelta(minutes=settings.lockout_minutes)
                     if failures >= settings.lockout_threshold else None)
-            account_model.update(failed_sign_ins=failures, locked_until=lock).where(
-                account_model.id == account.id).execute()
             if lock is not None:
+                account_model.update(locked_until=lock).where(
+                    account_model.id == account.id).execute()
                 record("lockout", object_type=f"{account.actor_kind}_account",
                        object_id=account.id, outcome="denied", actor_kind="anonymous")
         record("login_failed", object_type="account",

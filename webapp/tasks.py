@@ -73,30 +73,26 @@ def unlock_queue(path: Path, key: bytes) -> None:
     storage.unlock(path, key)
 
 
+def _in_connection(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a task inside its own database connection, closed when it ends."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with db.connection_context():
+            return function(*args, **kwargs)
+
+    return run
+
+
 def hearth_task(**task_options: Any) -> Callable[[Callable[..., Any]], Any]:
     """A Huey task that runs inside its own database connection."""
-
-    def decorate(function: Callable[..., Any]) -> Any:
-        @functools.wraps(function)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with db.connection_context():
-                return function(*args, **kwargs)
-
-        return huey.task(**task_options)(run)
-
-    return decorate
+    return lambda function: huey.task(**task_options)(_in_connection(function))
 
 
 def hearth_periodic_task(validate_datetime: Any, **task_options: Any) -> Any:
-    def decorate(function: Callable[..., Any]) -> Any:
-        @functools.wraps(function)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with db.connection_context():
-                return function(*args, **kwargs)
-
-        return huey.periodic_task(validate_datetime, **task_options)(run)
-
-    return decorate
+    """A periodic Huey task that runs inside its own database connection."""
+    return lambda function: huey.periodic_task(validate_datetime, **task_options)(
+        _in_connection(function))
 
 
 def import_task_modules() -> None:

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from webapp.access.models import BreakGlassGrant
+from webapp.admin.models import BusinessAssociate, BusinessAssociateDocument
 from webapp.audit.models import AuditEntry
 from webapp.clients.models import Client, ClinicianAssignment, Guardian, InsurancePolicy
-from webapp.core.models import SignInThrottle, StaffUser, WebSession, WorkerHeartbeat
-from webapp.portal.models import ClientAccount
+from webapp.core.models import (
+    AccountChange,
+    PracticeSetting,
+    RecoveryCode,
+    SignInThrottle,
+    StaffInvitation,
+    StaffUser,
+    Supervision,
+    WebSession,
+    WorkerHeartbeat,
+)
+from webapp.mail.models import OutgoingMail
+from webapp.notes.models import ClinicalNote
+from webapp.portal.models import ClientAccount, PortalInvitation, PortalLink
 
 ALL_MODELS = [
     StaffUser,
@@ -18,4 +32,16 @@ ALL_MODELS = [
     InsurancePolicy,
     ClinicianAssignment,
     ClientAccount,
+    RecoveryCode,
+    PracticeSetting,
+    Supervision,
+    StaffInvitation,
+    AccountChange,
+    BreakGlassGrant,
+    ClinicalNote,
+    OutgoingMail,
+    BusinessAssociate,
+    BusinessAssociateDocument,
+    PortalLink,
+    PortalInvitation,
 ]

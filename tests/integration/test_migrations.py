@@ -143,11 +143,22 @@ def seed_version_3(database: HearthDatabase) -> dict[str, str]:
     return expected_search
 
 
+def seed_version_4(database: HearthDatabase) -> dict[str, str]:
+    """Version 3's rows with a locked account and a throttled address; no MFA yet."""
+    expected_search = seed_version_3(database)
+    database.execute_sql('UPDATE "staff_user" SET "failed_sign_ins" = 10, '
+                         '"locked_until" = ?', (NOW,))
+    insert(database, "sign_in_throttle", app="staff", address="192.0.2.7", failures=3,
+           window_started_at=NOW)
+    return expected_search
+
+
 SEEDERS: dict[int, Callable[[HearthDatabase], dict[str, str]]] = {
     0: seed_version_0,
     1: seed_version_1,
     2: seed_version_2,
     3: seed_version_3,
+    4: seed_version_4,
 }
 
 # What version 3's sort name must be for some of the seeded clients.

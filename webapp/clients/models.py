@@ -101,6 +101,9 @@ class InsurancePolicy(BaseModel):
 class ClinicianAssignment(BaseModel):
     """Which clinicians have this client on their caseload."""
 
+    client_id: int
+    clinician_id: int
+
     client = peewee.ForeignKeyField(Client, backref="assignments", on_delete="CASCADE")
     clinician = peewee.ForeignKeyField(StaffUser, backref="assignments", on_delete="RESTRICT")
     is_primary = peewee.BooleanField(default=False)

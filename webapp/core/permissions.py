@@ -1,8 +1,10 @@
 """Who may do what: the whole matrix on one screen, and the decorator that enforces it.
 
 Every view declares a permission (or `signed_in`); a view that declares nothing
-is refused even to signed-in users. Issue "identity and access" adds record-level
-scoping on top of this matrix.
+is refused even to signed-in users. The matrix says what a role may do at all;
+`webapp.access.service` narrows it to records: a clinician's caseload, a
+supervisor's supervisees', and break-glass grants. Admin holds no clinical
+permission: an admin reads a note only through break-glass.
 """
 
 from __future__ import annotations
@@ -12,13 +14,25 @@ from typing import Any, TypeVar
 
 ROLES = ("admin", "clinician", "supervisor", "biller", "front_desk")
 
-# permission            admin  clinician  supervisor  biller  front_desk
+# permission              admin  clinician  supervisor  biller  front_desk
 _MATRIX = {
-    "clients.view":       (1,     1,         1,          1,      1),
-    "clients.edit":       (1,     1,         1,          0,      1),
-    "clients.discharge":  (1,     1,         1,          0,      0),
-    "clients.insurance":  (1,     1,         1,          1,      1),
+    "clients.view":         (1,     1,         1,          1,      1),  # demographics
+    "clients.edit":         (1,     1,         1,          0,      1),
+    "clients.discharge":    (1,     1,         1,          0,      0),
+    "clients.insurance":    (1,     1,         1,          1,      1),
+    "clients.portal_invite": (1,    1,         1,          0,      1),
+    "notes.view":           (0,     1,         1,          0,      0),  # caseload-scoped
+    "notes.write":          (0,     1,         1,          0,      0),  # own notes
+    "break_glass.open":     (1,     1,         1,          0,      0),
+    "break_glass.review":   (1,     0,         1,          0,      0),
+    "admin.console":        (1,     0,         0,          0,      0),
 }
+
+# Roles whose work spans every client's demographics (schedule, billing, system).
+# Clinicians and supervisors alone see only the clients in their scope.
+ALL_CLIENTS_ROLES = frozenset({"admin", "biller", "front_desk"})
+# MFA can never be relaxed for these roles (the practice may relax it for others).
+MFA_ALWAYS_ROLES = frozenset({"admin", "supervisor"})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     role: frozenset(perm for perm, row in _MATRIX.items() if row[index])

@@ -138,3 +138,19 @@ def worker_heartbeat(settings: Settings) -> tuple[str, str]:
 def _ago(age: timedelta, moment: datetime) -> str:
     minutes = int(age.total_seconds() // 60)
     return f"{minutes} min ago ({moment:%Y-%m-%d %H:%M} UTC)"
+
+
+@check("business associate agreements")
+def business_associates(settings: Settings) -> tuple[str, str]:
+    """Warns (never fails) while a configured outside service lacks a current BAA."""
+    from appliance.storage import db, open_database
+    from webapp.admin.service import lacking_baa, sync_configured_services
+
+    open_database(settings.layout)
+    with db.connection_context():
+        sync_configured_services(settings)
+        lacking = lacking_baa(settings)
+    if lacking:
+        names = "; ".join(f"{entry.vendor} ({entry.service})" for entry in lacking)
+        return "warn", f"no current BAA: {names}"
+    return "ok", "every configured service has a current BAA"

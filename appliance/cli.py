@@ -154,10 +154,12 @@ def users_add(username: str, full_name: str, roles: tuple[str, ...]) -> None:
     from webapp.core.accounts import create_staff_user, generate_password
 
     storage.open_database(Layout.discover())
-    password = generate_password()
     with storage.db.connection_context():
+        password = generate_password(username=username, full_name=full_name)  # policy-checked
         try:
             create_staff_user(username, full_name, list(roles), password)
+        except ValueError as exc:
+            raise HearthError(f"{exc}; nothing was changed") from exc
         except peewee.IntegrityError as exc:
             raise HearthError(f"there is already a staff account named "
                               f"{username.strip().lower()!r}; nothing was changed") from exc

@@ -53,6 +53,21 @@ address_window_minutes = 15
 # threads in one process queue behind each other in SQLite and the GIL.
 web_workers = 4
 web_threads = 2
+
+# The portal's address as clients reach it, for links in e-mails (portal
+# invitations). Empty: http://portal_host:portal_port, fine for development.
+portal_url = ""
+
+# Outgoing e-mail (SMTP relay). With no smtp_host nothing leaves the box: mail
+# waits in the outbox, which the admin console shows. The password lives in its
+# own file (mode 0600), never here. smtp_security is "starttls" (port 587),
+# "tls" (port 465) or "none" (only for a relay on this machine, 127.0.0.1).
+# smtp_host = "mail.example.org"
+# smtp_port = 587
+# smtp_security = "starttls"
+# smtp_username = "hearth@example.org"
+# smtp_password_file = "/etc/hearth/keys/smtp-password"
+# smtp_from = "Riverside Counseling <hearth@example.org>"
 """
 
 
@@ -72,6 +87,13 @@ class Settings:
     lockout_minutes: int = 15
     address_failure_limit: int = 30
     address_window_minutes: int = 15
+    portal_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password_file: str = ""
+    smtp_from: str = ""
     # Not read from the file: set by tests and tools that build apps directly.
     testing: bool = field(default=False)
 
@@ -127,6 +149,8 @@ class Settings:
                      "address_window_minutes"):
             if not 1 <= getattr(self, name) <= 10_000:
                 raise ConfigError(f"{name} must be between 1 and 10000")
+        self._check_portal_url()
+        self._check_smtp()
         try:
             from zoneinfo import ZoneInfo
 
@@ -135,9 +159,84 @@ class Settings:
             raise ConfigError(f"unknown time zone {self.timezone!r}") from exc
         return self
 
+    def _check_portal_url(self) -> None:
+        url = self.portal_url
+        if url and (not url.startswith(("https://", "http://")) or any(
+                c.isspace() for c in url) or "?" in url or "#" in url):
+            raise ConfigError("portal_url must be an address like https://portal.example.org, "
+                              f"not {url!r}")
+
+    def _check_smtp(self) -> None:
+        if self.smtp_security not in SMTP_SECURITY:
+            raise ConfigError("smtp_security must be one of "
+                              f"{', '.join(SMTP_SECURITY)}, not {self.smtp_security!r}")
+        if not 1 <= self.smtp_port <= 65535:
+            raise ConfigError(f"smtp_port must be between 1 and 65535, not {self.smtp_port}")
+        host = self.smtp_host
+        if not host:
+            return
+        if not _is_host(host):
+            raise ConfigError(f"smtp_host must be a host name or address, not {host!r}")
+        if self.smtp_security == "none" and host not in LOOPBACK_HOSTS:
+            raise ConfigError('smtp_security = "none" sends mail unencrypted: it is only '
+                              f"allowed for a relay on this machine (127.0.0.1), not {host!r}")
+        if not _looks_like_address(self.smtp_from):
+            raise ConfigError("smtp_from must be the sender's e-mail address "
+                              f"(e.g. hearth@example.org), not {self.smtp_from!r}")
+        if bool(self.smtp_username) != bool(self.smtp_password_file):
+            raise ConfigError("smtp_username and smtp_password_file go together: "
+                              "set both or neither")
+        if self.smtp_password_file and not Path(self.smtp_password_file).is_absolute():
+            raise ConfigError("smtp_password_file must be an absolute path, "
+                              f"not {self.smtp_password_file!r}")
+
     @property
     def database_path(self) -> Path:
         return self.layout.database
+
+    @property
+    def portal_address(self) -> str:
+        """Where clients reach the portal, without a trailing slash."""
+        if self.portal_url:
+            return self.portal_url.rstrip("/")
+        scheme = "https" if self.behind_tls else "http"
+        return f"{scheme}://{self.portal_host}:{self.portal_port}"
+
+    def smtp_password(self) -> str:
+        """The relay password, read from its own file when it is needed."""
+        if not self.smtp_password_file:
+            return ""
+        try:
+            return Path(self.smtp_password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read smtp_password_file {self.smtp_password_file}: "
+                              f"{exc.strerror}") from exc
+
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def _is_host(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        labels = value.rstrip(".").split(".")
+        return all(label and len(label) <= 63 and label.replace("-", "").isalnum()
+                   and label.isascii() and not label.startswith("-") for label in labels)
+
+
+def _looks_like_address(value: str) -> bool:
+    """A bare address or "Name <address>": one @, something either side, no spaces in it."""
+    address = value.strip()
+    if address.endswith(">") and "<" in address:
+        address = address[address.rindex("<") + 1:-1]
+    local, at, domain = address.partition("@")
+    return bool(at and local and "." in domain and "@" not in domain
+                and not any(c.isspace() for c in address))
 
 
 def write_default_config(path: Path, practice_name: str = "Hearth Practice") -> None:

@@ -145,21 +145,29 @@ def per_request(database: peewee.Database, fn: Callable[[], Any]) -> Callable[[]
     return call
 
 
+def front_desk() -> Any:
+    """The list as the front desk sees it: every client (no caseload scoping)."""
+    from webapp.core.models import StaffUser
+
+    return StaffUser(id=0, username="bench", roles="front_desk")
+
+
 def workloads(page_ids: list[int]) -> dict[str, Callable[[], Any]]:
     from webapp.clients.service import client_overview, get_client, search_clients
 
     cursor = {"next": 0}
+    desk = front_desk()
 
     def client_page() -> Any:
         client_id = page_ids[cursor["next"] % len(page_ids)]
         cursor["next"] += 1
-        client = get_client(client_id, audit=False)
+        client = get_client(desk, client_id, audit=False)
         return client, client_overview(client)
 
     return {
-        "search": lambda: search_clients(NAME_FRAGMENT),
-        "list": lambda: search_clients(""),
-        "dob_search": lambda: search_clients(BIRTH_DATE),
+        "search": lambda: search_clients(desk, NAME_FRAGMENT),
+        "list": lambda: search_clients(desk, ""),
+        "dob_search": lambda: search_clients(desk, BIRTH_DATE),
         "client_page": client_page,
     }
 
@@ -169,10 +177,12 @@ def same_results(encrypted: peewee.Database, plain: peewee.Database,
     """Both databases must answer every workload identically, or the ratio means nothing."""
     from webapp.clients.service import client_overview, get_client, search_clients
 
+    desk = front_desk()
+
     def answers() -> list[Any]:
-        out: list[Any] = [search_clients(q).rows for q in (NAME_FRAGMENT, "", BIRTH_DATE)]
+        out: list[Any] = [search_clients(desk, q).rows for q in (NAME_FRAGMENT, "", BIRTH_DATE)]
         for client_id in page_ids[:5]:
-            client = get_client(client_id, audit=False)
+            client = get_client(desk, client_id, audit=False)
             overview = client_overview(client)
             out.append((client.legal_name, [g.full_name for g in overview["guardians"]],
                         [p.member_id for p in overview["policies"]],

@@ -160,7 +160,7 @@ def cookie_from(headers: http.client.HTTPMessage) -> str | None:
     return None
 
 
-def sign_in(port: int, username: str, password: str) -> str:
+def sign_in(port: int, username: str, password: str, totp_secret: str = "") -> str:
     """Sign in like a browser; returns the Cookie header value of the new session."""
     status, headers, body = request(port, "GET", "/login")
     if status != 200:
@@ -177,6 +177,22 @@ def sign_in(port: int, username: str, password: str) -> str:
     session = cookie_from(headers)
     if status != 302 or session is None:
         raise BenchError(f"POST /login answered {status} (expected 302 and a new cookie)")
+    if headers.get("Location") == "/login/code":  # two-step sign-in: answer with the code
+        import pyotp
+
+        status, _, body = request(port, "GET", "/login/code",
+                                  headers={"Cookie": f"{COOKIE_NAME}={session}"})
+        match = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', body)
+        if status != 200 or match is None or not totp_secret:
+            raise BenchError(f"GET /login/code answered {status}, or no TOTP secret")
+        form = urllib.parse.urlencode({"code": pyotp.TOTP(totp_secret).now(),
+                                       "csrf_token": match.group(1).decode()})
+        status, headers, _ = request(port, "POST", "/login/code", body=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"{COOKIE_NAME}={session}"})
+        session = cookie_from(headers)
+        if status != 302 or session is None:
+            raise BenchError(f"POST /login/code answered {status} (expected 302, a cookie)")
     return f"{COOKIE_NAME}={session}"
 
 
@@ -250,7 +266,8 @@ def run() -> list[Figure]:
     hello_cmd = ["-m", "bench.hello_app"]
     with served("staff", staff_cmd, layout, "/healthz") as staff, \
             served("hello", hello_cmd, layout, "/") as hello:
-        cookie = sign_in(staff.port, clinician["username"], clinician["password"])
+        cookie = sign_in(staff.port, clinician["username"], clinician["password"],
+                         clinician.get("totp_secret", ""))
         page_bytes = check_list_page(staff.port, cookie)
         note(f"signed in; {LIST_PATH} is {page_bytes:,} bytes with 50 clients")
         note("warm-up")

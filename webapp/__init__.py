@@ -133,13 +133,23 @@ _ERROR_MESSAGES = {
 
 
 def create_staff_app(settings: Settings) -> Flask:
+    from webapp.access.views import access
     from webapp.clients.views import clients
+    from webapp.core.account_views import account
     from webapp.core.models import StaffUser
     from webapp.core.views import staff_home
+    from webapp.notes.views import notes
 
     app = _base_app(settings, "staff", STAFF_SESSION_KEY, StaffUser, home="clients.index")
     app.register_blueprint(staff_home)
     app.register_blueprint(clients)
+    app.register_blueprint(account)
+    app.register_blueprint(access)
+    app.register_blueprint(notes)
+    from webapp.portal.invite_views import portal_invites  # invite clients from their record
+    app.register_blueprint(portal_invites)
+    from webapp.admin import install as install_admin_console  # also /welcome/<token>
+    install_admin_console(app)
     return app
 
 

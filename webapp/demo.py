@@ -22,10 +22,12 @@ DemoStep = Callable[[random.Random, dict[str, Any]], str]
 
 
 def steps() -> list[DemoStep]:
+    from webapp.access.demo import load_supervision
     from webapp.clients.demo import load_clients
     from webapp.core.demo import load_staff
+    from webapp.notes.demo import load_notes
 
-    return [load_staff, load_clients]
+    return [load_staff, load_clients, load_supervision, load_notes]
 
 
 def load_demo(layout: Layout, seed: int = 2026, client_count: int = 150) -> str:

@@ -154,3 +154,6 @@ def apply(database: Any) -> None:
         database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN {column}')
     for statement in STATEMENTS:
         database.execute_sql(statement)
+    # Portal pages show only linked clients: every existing account sees its own client.
+    database.execute_sql('INSERT INTO "portal_link" ("account_id", "client_id") '
+                         'SELECT "id", "client_id" FROM "client_account"')

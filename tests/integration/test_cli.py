@@ -49,7 +49,7 @@ def without(rows: list[dict[str, Any]], *columns: str) -> list[dict[str, Any]]:
 
 
 def practice_rows(layout: Layout) -> dict[str, list[dict[str, Any]]]:
-    """What the demo wrote, minus the moment it ran and the per-run password salts."""
+    """What the demo wrote, minus the moments it ran and the per-run password salts."""
     return {
         "client": without(query(layout, "SELECT * FROM client ORDER BY id"),
                           "created_at", "updated_at"),
@@ -59,7 +59,8 @@ def practice_rows(layout: Layout) -> dict[str, list[dict[str, Any]]]:
         "clinician_assignment": without(
             query(layout, "SELECT * FROM clinician_assignment ORDER BY id"), "assigned_at"),
         "staff_user": without(query(layout, "SELECT * FROM staff_user ORDER BY id"),
-                              "created_at", "updated_at", "password_hash"),
+                              "created_at", "updated_at", "password_hash",
+                              "password_changed_at", "mfa_enrolled_at"),
         "client_account": without(query(layout, "SELECT * FROM client_account ORDER BY id"),
                                   "created_at", "password_hash"),
     }
@@ -214,8 +215,10 @@ def test_check_on_a_fresh_installation(layout: Layout) -> None:
     assert all(matches), lines
     names = [m["name"] for m in matches if m]
     assert names == ["key files", "database opens with the key", "database integrity",
-                     "disk space", "worker heartbeat"]
-    assert lines[-1] == "warn  worker heartbeat: the worker has never run"
+                     "disk space", "worker heartbeat", "business associate agreements"]
+    assert lines[-2] == "warn  worker heartbeat: the worker has never run"
+    assert lines[-1] == ("ok    business associate agreements: every configured service "
+                         "has a current BAA")
     assert not any(line.startswith("fail") for line in lines)
 
     as_json = run_hearth(layout, "check", "--json")

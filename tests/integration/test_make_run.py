@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from tests.conftest import ROOT
@@ -63,7 +64,12 @@ def test_make_run_serves_both_apps_and_the_worker(tmp_path: Path) -> None:
         form = urllib.parse.urlencode({"csrf_token": token.group(1),
                                        "username": clinician["username"],
                                        "password": clinician["password"]}).encode()
-        clients_page = opener.open(f"{base}/login", data=form).read().decode()
+        code_page = opener.open(f"{base}/login", data=form).read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', code_page)
+        assert token and 'name="code"' in code_page  # demo staff use two-step sign-in
+        form = urllib.parse.urlencode({"csrf_token": token.group(1), "code": pyotp.TOTP(
+            clinician["totp_secret"]).now()}).encode()
+        clients_page = opener.open(f"{base}/login/code", data=form).read().decode()
         assert "<h1>Clients</h1>" in clients_page
         assert clients_page.count('href="/clients/') >= 50
 

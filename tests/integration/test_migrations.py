@@ -262,6 +262,11 @@ def test_upgrade_keeps_rows_and_matches_models(layout: Layout, model_schema: Sch
         assert sort_names.get(name, sort_name) == sort_name
     assert len(sort_names) == len(expected_search)
     assert_schema_matches_models(database, model_schema)
+    # Version 5 links every portal account to its own client (portal pages need it).
+    accounts = [(row["id"], row["client_id"]) for row in after.get("client_account", [])]
+    links = [(row["account_id"], row["client_id"]) for row in after.get("portal_link", [])]
+    assert links == (accounts if version < 5 else links)
+    assert bool(accounts) == (version >= 1)
 
     # The models read the migrated rows, and search by the folded name finds them.
     with database.connection_context():

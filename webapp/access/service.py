@@ -15,10 +15,13 @@ or a note, so a forgotten check in a view cannot widen access.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from appliance.storage import db
+from peewee import JOIN, SQL, fn
+
+from appliance.storage import Prepared, db
 from webapp.access.models import BreakGlassGrant
 from webapp.audit.service import record
 from webapp.clients.models import Client, ClinicianAssignment
@@ -40,12 +43,38 @@ class AccessDenied(PermissionError):
         self.can_break_glass = can_break_glass
 
 
+class NotPermitted(PermissionError):
+    """The user's roles do not include the permission at all (whatever the client)."""
+
+
 class InvalidReason(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class Access:
+    """What one user may see of one client, and why (None: nothing)."""
+
+    client: str | None  # "caseload", "supervision", "role" or "break_glass"
+    clinical: str | None  # "caseload", "supervision" or "break_glass"
+    grant: BreakGlassGrant | None  # the active break-glass grant, if any
+
+
+def require_permission(user: Any, permission: str) -> None:
+    """The role matrix, checked again in the service: a view's guard is not the only one."""
+    if not user.can(permission):
+        record("permission_denied", object_type=permission, outcome="denied")
+        raise NotPermitted(permission)
+
+
 def sees_all_clients(user: Any) -> bool:
     return bool(user.role_set & ALL_CLIENTS_ROLES)
+
+
+def supervisor_key(user: Any) -> int:
+    """The id to match supervision rows with: the user's own when they supervise, else 0
+    (no staff id), so one compiled query serves supervisors and clinicians alike."""
+    return int(user.id) if "supervisor" in user.role_set else 0
 
 
 def supervisee_ids(user: Any) -> list[int]:
@@ -55,22 +84,63 @@ def supervisee_ids(user: Any) -> list[int]:
             Supervision.select(Supervision.supervisee).where(Supervision.supervisor == user.id)]
 
 
+def caseload_ids(clinician_id: Any, supervisor_id: Any) -> Any:
+    """A sub-select of the client ids assigned to `clinician_id` or to anyone
+    `supervisor_id` supervises. Plain parameters, so a `Prepared` query can embed it."""
+    supervisees = Supervision.select(Supervision.supervisee).where(
+        Supervision.supervisor == supervisor_id)
+    return ClinicianAssignment.select(ClinicianAssignment.client).where(
+        (ClinicianAssignment.clinician == clinician_id)
+        | ClinicianAssignment.clinician.in_(supervisees))
+
+
+def on_caseload(client_id: Any, clinician_id: Any, supervisor_id: Any) -> Any:
+    """An EXISTS test that the client is assigned to `clinician_id` or a supervisee of
+    `supervisor_id`: one index probe per client row, for lists that walk the clients."""
+    supervisees = Supervision.select(Supervision.supervisee).where(
+        Supervision.supervisor == supervisor_id)
+    return fn.EXISTS(ClinicianAssignment.select(SQL("1")).where(
+        (ClinicianAssignment.client == client_id)
+        & ((ClinicianAssignment.clinician == clinician_id)
+           | ClinicianAssignment.clinician.in_(supervisees))))
+
+
+# How many assignments a caseload (with supervisees') holds: read from the index alone.
+_CASELOAD_SIZE = Prepared(lambda clinician_id, supervisor_id: ClinicianAssignment.select(
+    fn.COUNT(SQL("*"))).where(
+    (ClinicianAssignment.clinician == clinician_id)
+    | ClinicianAssignment.clinician.in_(Supervision.select(Supervision.supervisee).where(
+        Supervision.supervisor == supervisor_id))).tuples())
+
+
+def caseload_size(user: Any) -> int:
+    row = _CASELOAD_SIZE.first(user.id, supervisor_key(user))
+    return int(row[0]) if row else 0
+
+
 def caseload_query(user: Any) -> Any:
     """A sub-select of the client ids on this user's caseload and their supervisees'."""
-    clinicians = [user.id, *supervisee_ids(user)]
-    return ClinicianAssignment.select(ClinicianAssignment.client).where(
-        ClinicianAssignment.clinician.in_(clinicians))
+    return caseload_ids(user.id, supervisor_key(user))
+
+
+# Who is assigned to the client, and whether each is supervised by the asking user.
+_ASSIGNED = Prepared(lambda supervisor_id, client_id: ClinicianAssignment.select(
+    ClinicianAssignment.clinician, Supervision.id).join(
+    Supervision, JOIN.LEFT_OUTER,
+    on=((Supervision.supervisee == ClinicianAssignment.clinician)
+        & (Supervision.supervisor == supervisor_id))).where(
+    ClinicianAssignment.client == client_id).tuples())
 
 
 def caseload_basis(user: Any, client_id: int) -> str | None:
-    """"caseload" (own), "supervision" (a supervisee's), or None."""
-    if "clinician" in user.role_set or "supervisor" in user.role_set:
-        assigned = {row.clinician_id for row in ClinicianAssignment.select(
-            ClinicianAssignment.clinician).where(ClinicianAssignment.client == client_id)}
-        if user.id in assigned:
-            return "caseload"
-        if assigned & set(supervisee_ids(user)):
-            return "supervision"
+    """"caseload" (own), "supervision" (a supervisee's), or None. One query."""
+    if not user.role_set & {"clinician", "supervisor"}:
+        return None
+    rows = list(_ASSIGNED.run(supervisor_key(user), client_id))
+    if any(clinician == user.id for clinician, _ in rows):
+        return "caseload"
+    if any(supervision is not None for _, supervision in rows):
+        return "supervision"
     return None
 
 
@@ -81,25 +151,30 @@ def active_grant(user: Any, client_id: int) -> BreakGlassGrant | None:
         BreakGlassGrant.expires_at.desc()).first()
 
 
+def access_to(user: Any, client_id: int) -> Access:
+    """Both bases at once, in one or two queries: what a client page needs.
+
+    A grant counts only while the user still holds `break_glass.open`, so taking
+    the permission away ends open grants too.
+    """
+    caseload = caseload_basis(user, client_id)
+    grant = None
+    if user.can("break_glass.open") and (caseload is None or not user.can("notes.view")):
+        grant = active_grant(user, client_id)
+    emergency = "break_glass" if grant is not None else None
+    demographics = caseload or ("role" if sees_all_clients(user) else None) or emergency
+    clinical = (caseload if user.can("notes.view") else None) or emergency
+    return Access(client=demographics, clinical=clinical, grant=grant)
+
+
 def client_basis(user: Any, client_id: int) -> str | None:
     """Why this user may see the client's demographics, or None when they may not."""
-    basis = caseload_basis(user, client_id)
-    if basis:
-        return basis
-    if sees_all_clients(user):
-        return "role"
-    return "break_glass" if active_grant(user, client_id) else None
+    return access_to(user, client_id).client
 
 
 def clinical_basis(user: Any, client_id: int) -> str | None:
     """Why this user may read the client's clinical record, or None."""
-    if user.can("notes.view"):
-        basis = caseload_basis(user, client_id)
-        if basis:
-            return basis
-    if user.can("break_glass.open") and active_grant(user, client_id):
-        return "break_glass"
-    return None
+    return access_to(user, client_id).clinical
 
 
 def _deny(user: Any, client_id: int, what: str) -> AccessDenied:
@@ -108,10 +183,17 @@ def _deny(user: Any, client_id: int, what: str) -> AccessDenied:
     return AccessDenied(client_id, user.can("break_glass.open"))
 
 
-def require_client(user: Any, client_id: int) -> str:
-    basis = client_basis(user, client_id)
-    if basis is None:
+def require_access(user: Any, client_id: int) -> Access:
+    """The client's demographics must be in scope; returns the whole `Access`."""
+    access = access_to(user, client_id)
+    if access.client is None:
         raise _deny(user, client_id, "client")
+    return access
+
+
+def require_client(user: Any, client_id: int) -> str:
+    basis = require_access(user, client_id).client
+    assert basis is not None
     return basis
 
 
@@ -134,6 +216,9 @@ def open_break_glass(user: Any, client_id: int, reason: str) -> BreakGlassGrant:
         raise InvalidReason(f"Keep the reason under {REASON_MAX_LENGTH} characters.")
     if Client.get_or_none(Client.id == client_id) is None:
         raise LookupError(client_id)
+    if access_to(user, client_id).clinical in ("caseload", "supervision"):
+        raise InvalidReason("This client is already in your care; no emergency access "
+                            "is needed.")
     minutes = practice_settings.get("break_glass_minutes")
     now = utcnow()
     with db.atomic():

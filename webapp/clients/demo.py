@@ -10,7 +10,7 @@ from webapp.clients.models import Client, ClinicianAssignment, Guardian, Insuran
 from webapp.clients.service import fold, search_text_for, sort_name_for
 from webapp.core.passwords import hash_password
 from webapp.core.timeutil import utcnow
-from webapp.portal.models import ClientAccount
+from webapp.portal.models import ClientAccount, PortalLink
 
 # Ages are computed from this day so a seed gives the same practice whenever it runs.
 ANCHOR = date(2026, 9, 1)
@@ -110,8 +110,9 @@ def load_clients(rng: random.Random, context: dict[str, Any]) -> str:
     for client in [c for c in clients if c.status == "active"][:5]:
         password = "-".join(rng.choice(("sun", "tide", "fern", "stone", "cloud", "ridge"))
                             for _ in range(4)) + f"-{rng.randrange(10, 99)}"
-        ClientAccount.create(username=client.email, client=client.id,
-                             password_hash=hash_password(password))
+        account = ClientAccount.create(username=client.email, client=client.id,
+                                       password_hash=hash_password(password))
+        PortalLink.create(account=account.id, client=client.id)  # what enrolment links
         portal.append({"username": client.email, "password": password, "client_id": client.id})
     context["credentials"]["portal"] = portal
     return (f"{count} clients ({minors} minors with guardians, {insured} insured), "

@@ -1,7 +1,9 @@
 """Changes to what hangs off a client: guardians, insurance policies, assigned clinicians.
 
 Split from service.py to keep each module readable; the same rules apply: each
-change is a transaction and writes its audit entry.
+change takes the acting user, checks the permission and the client's scope
+(before the transaction, so a refusal's audit entry is kept), is a transaction
+and writes its audit entry.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from appliance.storage import db
+from webapp.access.service import require_permission
 from webapp.audit.service import record
 from webapp.clients.models import (
     GUARDIAN_RELATIONSHIPS,
@@ -35,7 +38,13 @@ def _text(values: dict[str, Any], name: str, limit: int, required: bool,
     return text
 
 
-def add_guardian(client_id: int, values: dict[str, Any]) -> Guardian:
+def _allowed(user: Any, permission: str, client_id: int) -> Any:
+    require_permission(user, permission)
+    return get_client(user, client_id, audit=False)
+
+
+def add_guardian(user: Any, client_id: int, values: dict[str, Any]) -> Guardian:
+    client = _allowed(user, "clients.edit", client_id)
     errors: dict[str, str] = {}
     full_name = _text(values, "full_name", 200, True, errors)
     relationship = (values.get("relationship") or "").strip()
@@ -55,7 +64,6 @@ def add_guardian(client_id: int, values: dict[str, Any]) -> Guardian:
     if errors:
         raise InvalidClient(errors)
     with db.atomic():
-        client = get_client(client_id, audit=False)
         guardian = Guardian.create(client=client, full_name=full_name, relationship=relationship,
                                    phone=phone, email=email,
                                    has_legal_authority=bool(values.get("has_legal_authority")))
@@ -63,7 +71,8 @@ def add_guardian(client_id: int, values: dict[str, Any]) -> Guardian:
     return guardian
 
 
-def remove_guardian(client_id: int, guardian_id: int) -> None:
+def remove_guardian(user: Any, client_id: int, guardian_id: int) -> None:
+    _allowed(user, "clients.edit", client_id)
     with db.atomic():
         guardian = Guardian.get_or_none((Guardian.id == guardian_id)
                                         & (Guardian.client == client_id))
@@ -116,11 +125,11 @@ def clean_policy_values(values: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def save_policy(client_id: int, values: dict[str, Any], policy_id: int | None = None
-                ) -> InsurancePolicy:
+def save_policy(user: Any, client_id: int, values: dict[str, Any],
+                policy_id: int | None = None) -> InsurancePolicy:
+    client = _allowed(user, "clients.insurance", client_id)
     clean = clean_policy_values(values)
     with db.atomic():
-        client = get_client(client_id, audit=False)
         clash = InsurancePolicy.select().where(
             (InsurancePolicy.client == client.id) & (InsurancePolicy.rank == clean["rank"]))
         if policy_id is not None:
@@ -144,7 +153,8 @@ def save_policy(client_id: int, values: dict[str, Any], policy_id: int | None = 
     return policy
 
 
-def remove_policy(client_id: int, policy_id: int) -> None:
+def remove_policy(user: Any, client_id: int, policy_id: int) -> None:
+    _allowed(user, "clients.insurance", client_id)
     with db.atomic():
         deleted = InsurancePolicy.delete().where((InsurancePolicy.id == policy_id)
                                                  & (InsurancePolicy.client == client_id)).execute()
@@ -153,9 +163,10 @@ def remove_policy(client_id: int, policy_id: int) -> None:
         record("delete", object_type="insurance_policy", object_id=policy_id, client_id=client_id)
 
 
-def assign_clinician(client_id: int, clinician_id: int, primary: bool) -> ClinicianAssignment:
+def assign_clinician(user: Any, client_id: int, clinician_id: int,
+                     primary: bool) -> ClinicianAssignment:
+    client = _allowed(user, "clients.edit", client_id)
     with db.atomic():
-        client = get_client(client_id, audit=False)
         clinician = StaffUser.get_or_none((StaffUser.id == clinician_id)
                                           & (StaffUser.is_active == True))  # noqa: E712
         if clinician is None or not clinician.role_set & {"clinician", "supervisor"}:
@@ -173,7 +184,8 @@ def assign_clinician(client_id: int, clinician_id: int, primary: bool) -> Clinic
     return assignment
 
 
-def unassign_clinician(client_id: int, clinician_id: int) -> None:
+def unassign_clinician(user: Any, client_id: int, clinician_id: int) -> None:
+    _allowed(user, "clients.edit", client_id)
     with db.atomic():
         deleted = ClinicianAssignment.delete().where(
             (ClinicianAssignment.client == client_id)

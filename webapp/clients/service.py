@@ -1,26 +1,44 @@
 """Client records: the only code that changes them, and each change writes its audit entry.
 
-    client = create_client(values)                 # raises PossibleDuplicate, InvalidClient
-    page = search_clients("ann", status="active")  # fragment of any name, or a birth date
+    client = create_client(user, values, today)          # raises PossibleDuplicate, InvalidClient
+    page = search_clients(user, "ann", status="active")  # fragment of any name, or a birth date
+
+Every entry point takes the acting user and checks scope here, not only in the
+views (`webapp.access.service`): a clinician's list and search hold their
+caseload (and their supervisees'), and opening a client outside it raises
+AccessDenied, which the page turns into the break-glass form.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from appliance.storage import Prepared, db
+from webapp.access.service import (
+    Access,
+    access_to,
+    caseload_ids,
+    caseload_size,
+    on_caseload,
+    require_access,
+    require_permission,
+    sees_all_clients,
+    supervisor_key,
+)
 from webapp.audit.service import record
-from webapp.clients.models import (
-    CHANNELS,
-    STATUSES,
-    Client,
-    ClinicianAssignment,
-    Guardian,
-    InsurancePolicy,
+from webapp.clients.models import STATUSES, Client, ClinicianAssignment, Guardian, InsurancePolicy
+from webapp.clients.validation import (  # noqa: F401 (the rules are part of this service's API)
+    CLIENT_FIELDS,
+    EMAIL,
+    InvalidClient,
+    age_on,
+    clean_client_values,
+    fold,
+    normalize_phone,
+    search_text_for,
+    sort_name_for,
 )
 from webapp.core.models import StaffUser
 from webapp.core.timeutil import utcnow
@@ -28,27 +46,12 @@ from webapp.core.timeutil import utcnow
 PAGE_SIZE = 50
 ADULT_AGE = 18
 
-CLIENT_FIELDS = (
-    "legal_first_name", "legal_middle_name", "legal_last_name", "preferred_name", "pronouns",
-    "date_of_birth", "email", "mobile_phone", "home_phone", "preferred_channel",
-    "consent_email", "consent_sms", "consent_voicemail", "address_line1", "address_line2",
-    "city", "state", "postal_code", "emergency_name", "emergency_relationship",
-    "emergency_phone",
-)
 GUARDIAN_FIELDS = ("full_name", "relationship", "phone", "email", "has_legal_authority")
 POLICY_FIELDS = (
     "rank", "payer_name", "payer_id", "member_id", "group_number", "subscriber_relationship",
     "subscriber_first_name", "subscriber_last_name", "subscriber_date_of_birth",
     "effective_on", "ends_on",
 )
-
-
-class InvalidClient(ValueError):
-    """Bad input: `errors` maps a field name to a message a person can act on."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 class PossibleDuplicate(Exception):
@@ -59,116 +62,6 @@ class PossibleDuplicate(Exception):
 
 class ClientNotFound(LookupError):
     pass
-
-
-def fold(text: str) -> str:
-    """Lower-case without accents, so 'José' and 'jose' find each other."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-def search_text_for(client: Client) -> str:
-    parts = (client.legal_first_name, client.legal_middle_name, client.legal_last_name,
-             client.preferred_name)
-    return " ".join(fold(part) for part in parts if part)
-
-
-def sort_name_for(client: Client) -> str:
-    return f"{fold(client.legal_last_name)} {fold(client.legal_first_name)}"
-
-
-def age_on(date_of_birth: date, on: date) -> int:
-    before_birthday = (on.month, on.day) < (date_of_birth.month, date_of_birth.day)
-    return on.year - date_of_birth.year - before_birthday
-
-
-# -- validation ---------------------------------------------------------------
-
-PHONE_DIGITS = re.compile(r"\d")
-POSTAL_CODE = re.compile(r"^\d{5}(-\d{4})?$")
-STATE = re.compile(r"^[A-Z]{2}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def normalize_phone(raw: str) -> str:
-    """US numbers as (555) 123-4567; anything that is not 10 digits is an error."""
-    digits = "".join(PHONE_DIGITS.findall(raw))
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    if len(digits) != 10:
-        raise ValueError("Enter a 10-digit phone number")
-    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
-
-
-def clean_client_values(values: dict[str, Any], today: date) -> dict[str, Any]:
-    errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    for name in CLIENT_FIELDS:
-        value = values.get(name)
-        clean[name] = value.strip() if isinstance(value, str) else value
-    for name in ("legal_first_name", "legal_last_name"):
-        if not clean.get(name):
-            errors[name] = "Required."
-    for name in ("legal_first_name", "legal_middle_name", "legal_last_name", "preferred_name",
-                 "pronouns", "city", "emergency_name", "emergency_relationship",
-                 "address_line1", "address_line2"):
-        text = clean.get(name) or ""
-        clean[name] = text
-        if any(unicodedata.category(c).startswith("C") for c in text):
-            errors[name] = "Contains characters that are not allowed."
-        elif len(text) > 100 and name not in ("address_line1", "address_line2", "emergency_name"):
-            errors[name] = "Too long (100 characters at most)."
-        elif len(text) > 200:
-            errors[name] = "Too long (200 characters at most)."
-    dob = clean.get("date_of_birth")
-    if isinstance(dob, datetime):
-        dob = dob.date()
-    if not isinstance(dob, date):
-        errors["date_of_birth"] = "Enter the date of birth."
-    elif dob > today:
-        errors["date_of_birth"] = "The date of birth is in the future."
-    elif dob.year < 1900:
-        errors["date_of_birth"] = "Check the year of birth."
-    clean["date_of_birth"] = dob
-    for name in ("mobile_phone", "home_phone", "emergency_phone"):
-        if clean.get(name):
-            try:
-                clean[name] = normalize_phone(clean[name])
-            except ValueError as exc:
-                errors[name] = f"{exc}."
-        else:
-            clean[name] = ""
-    email = (clean.get("email") or "").lower()
-    clean["email"] = email
-    if email and (len(email) > 254 or not EMAIL.match(email)):
-        errors["email"] = "Enter an e-mail address like name@example.com."
-    state = (clean.get("state") or "").upper()
-    clean["state"] = state
-    if state and not STATE.match(state):
-        errors["state"] = "Use the two-letter state code."
-    postal = clean.get("postal_code") or ""
-    clean["postal_code"] = postal
-    if postal and not POSTAL_CODE.match(postal):
-        errors["postal_code"] = "Use a ZIP code like 12345 or 12345-6789."
-    for name in ("consent_email", "consent_sms", "consent_voicemail"):
-        clean[name] = bool(clean.get(name))
-    channel = clean.get("preferred_channel") or "portal"
-    clean["preferred_channel"] = channel
-    if channel not in CHANNELS:
-        errors["preferred_channel"] = "Choose e-mail, text, phone or portal."
-    elif channel == "email" and not (email and clean["consent_email"]):
-        errors["preferred_channel"] = "E-mail needs an address and the client's consent to e-mail."
-    elif channel == "sms" and not (clean["mobile_phone"] and clean["consent_sms"]):
-        errors["preferred_channel"] = "Text messages need a mobile number and consent to texts."
-    elif channel == "phone" and not (clean["mobile_phone"] or clean["home_phone"]):
-        errors["preferred_channel"] = "Phone needs a phone number."
-    if clean["consent_email"] and not email:
-        errors["consent_email"] = "Add an e-mail address, or leave this unticked."
-    if clean["consent_sms"] and not clean["mobile_phone"]:
-        errors["consent_sms"] = "Add a mobile number, or leave this unticked."
-    if errors:
-        raise InvalidClient(errors)
-    return clean
 
 
 # -- reading ------------------------------------------------------------------
@@ -203,13 +96,32 @@ LIST_COLUMNS = (Client.id, Client.legal_first_name, Client.legal_last_name,
 _LIST_PAGE = Prepared(lambda status, limit, offset: Client.select(*LIST_COLUMNS)
                       .where(Client.status == status).order_by(Client.sort_name, Client.id)
                       .limit(limit).offset(offset).dicts())
+# The same for a clinician or supervisor: their caseload and their supervisees'. Separate
+# queries, so the unscoped list above stays as lean as it was. A usual caseload (tens to a
+# few hundred clients) is collected first, then sorted; a very large one (a supervisor of
+# several clinicians in a big practice) is cheaper to find by walking the sorted list and
+# probing each client's assignments, which stops after one page.
+LARGE_CASELOAD = 500
+_CASELOAD_PAGE = Prepared(
+    lambda status, clinician_id, supervisor_id, limit, offset: Client.select(*LIST_COLUMNS)
+    .where((Client.status == status) & Client.id.in_(caseload_ids(clinician_id, supervisor_id)))
+    .order_by(Client.sort_name, Client.id).limit(limit).offset(offset).dicts())
+_LARGE_CASELOAD_PAGE = Prepared(
+    lambda status, clinician_id, supervisor_id, limit, offset: Client.select(*LIST_COLUMNS)
+    .where((Client.status == status) & on_caseload(Client.id, clinician_id, supervisor_id))
+    .order_by(Client.sort_name, Client.id).limit(limit).offset(offset).dicts())
 
 
-def search_clients(query: str = "", status: str = "active", page: int = 1) -> ClientPage:
-    """One page of clients, by name fragment(s) or date of birth, sorted by last name."""
+def search_clients(user: Any, query: str = "", status: str = "active",
+                   page: int = 1) -> ClientPage:
+    """One page of the clients `user` may see, by name fragment(s) or date of birth,
+    sorted by last name. Admin, biller and front desk see every client."""
     query = query.strip()[:100]
     page = max(1, min(page, 10_000))
+    scoped = not sees_all_clients(user)
     select = Client.select(*LIST_COLUMNS)
+    if scoped:
+        select = select.where(Client.id.in_(caseload_ids(user.id, supervisor_key(user))))
     if status in STATUSES:
         select = select.where(Client.status == status)
     else:
@@ -225,7 +137,12 @@ def search_clients(query: str = "", status: str = "active", page: int = 1) -> Cl
             matching = matching.where(Client.search_text.contains(token))  # % and _ escaped
         select = select.where(Client.id.in_(matching))
     rows: list[dict[str, Any]]
-    if not query and status != "all":
+    if not query and status != "all" and scoped:
+        prepared = _LARGE_CASELOAD_PAGE if caseload_size(user) > LARGE_CASELOAD else \
+            _CASELOAD_PAGE
+        rows = list(prepared.run(status, user.id, supervisor_key(user), PAGE_SIZE + 1,
+                                 (page - 1) * PAGE_SIZE))
+    elif not query and status != "all":
         rows = list(_LIST_PAGE.run(status, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE))
     else:
         ordered = select.order_by(Client.sort_name, Client.id)
@@ -237,13 +154,42 @@ def search_clients(query: str = "", status: str = "active", page: int = 1) -> Cl
                       query=query, status=status)
 
 
-def get_client(client_id: int, audit: bool = True) -> Client:
+def open_client(user: Any, client_id: int, audit: bool = True) -> tuple[Client, Access]:
+    """The client and what `user` may see of them.
+
+    A missing id raises ClientNotFound; an existing client outside the user's
+    scope raises AccessDenied (audited). So a clinician probing ids learns only
+    that an id exists, which the break-glass page says anyway.
+    """
     client = Client.get_or_none(Client.id == client_id)
     if client is None:
         raise ClientNotFound(client_id)
+    if getattr(user, "actor_kind", "") == "client":
+        access = _portal_access(user, client.id)
+    else:
+        access = require_access(user, client.id)
     if audit:
         record("view", object_type="client", object_id=client.id, client_id=client.id)
-    return client
+    return client, access
+
+
+def get_client(user: Any, client_id: int, audit: bool = True) -> Client:
+    return open_client(user, client_id, audit)[0]
+
+
+def _portal_access(account: Any, client_id: int) -> Access:
+    """A portal account sees the client it belongs to and the minors it is linked to."""
+    from webapp.portal.models import PortalLink
+
+    if account.client_id != client_id and not PortalLink.select().where(
+            (PortalLink.account == account.id) & (PortalLink.client == client_id)).exists():
+        raise ClientNotFound(client_id)  # to a client, another client does not exist
+    return Access(client="portal", clinical=None, grant=None)
+
+
+def access_for(user: Any, client_id: int) -> Access:
+    """What `user` may see of a client, without opening it (no audit entry)."""
+    return access_to(user, client_id)
 
 
 def client_overview(client: Client) -> dict[str, Any]:
@@ -280,7 +226,18 @@ def clinicians() -> list[StaffUser]:
 
 # -- changing -----------------------------------------------------------------
 
-def create_client(values: dict[str, Any], today: date, allow_duplicate: bool = False) -> Client:
+def visible_duplicates(user: Any, matches: list[Client]) -> tuple[list[Client], int]:
+    """The possible duplicates `user` may open, and how many more are outside their scope
+    (named nowhere: the person typing already knows the name and birth date)."""
+    visible = [match for match in matches if access_to(user, match.id).client]
+    return visible, len(matches) - len(visible)
+
+
+def create_client(user: Any, values: dict[str, Any], today: date,
+                  allow_duplicate: bool = False) -> Client:
+    """A new client. A clinician who adds one (without an all-clients role) becomes
+    their primary clinician, so the client is on their caseload from the start."""
+    require_permission(user, "clients.edit")
     clean = clean_client_values(values, today)
     with db.atomic():
         if not allow_duplicate:
@@ -293,14 +250,20 @@ def create_client(values: dict[str, Any], today: date, allow_duplicate: bool = F
         client.sort_name = sort_name_for(client)
         client.save()
         record("create", object_type="client", object_id=client.id, client_id=client.id)
+        if user.role_set & {"clinician", "supervisor"} and not sees_all_clients(user):
+            assignment = ClinicianAssignment.create(client=client, clinician=user.id,
+                                                    is_primary=True)
+            record("assign", object_type="clinician_assignment", object_id=assignment.id,
+                   client_id=client.id)
     return client
 
 
-def update_client(client_id: int, values: dict[str, Any], today: date,
+def update_client(user: Any, client_id: int, values: dict[str, Any], today: date,
                   allow_duplicate: bool = False) -> Client:
+    require_permission(user, "clients.edit")
+    client = get_client(user, client_id, audit=False)  # scope first, then the input
     clean = clean_client_values(values, today)
     with db.atomic():
-        client = get_client(client_id, audit=False)
         if not allow_duplicate:
             matches = possible_duplicates(clean["legal_first_name"], clean["legal_last_name"],
                                           clean["date_of_birth"], exclude=client.id)
@@ -316,14 +279,16 @@ def update_client(client_id: int, values: dict[str, Any], today: date,
     return client
 
 
-def discharge_client(client_id: int, on: date, reason: str) -> Client:
+def discharge_client(user: Any, client_id: int, on: date, reason: str) -> Client:
+    require_permission(user, "clients.discharge")
+    get_client(user, client_id, audit=False)  # outside the transaction: a refusal is audited
     reason = reason.strip()
     if not reason:
         raise InvalidClient({"reason": "Say why the client is being discharged."})
     if len(reason) > 200:
         raise InvalidClient({"reason": "Too long (200 characters at most)."})
     with db.atomic():
-        client = get_client(client_id, audit=False)
+        client = get_client(user, client_id, audit=False)
         if client.status == "discharged":
             raise InvalidClient({"status": "This client is already discharged."})
         client.status, client.discharged_on, client.discharge_reason = "discharged", on, reason
@@ -333,9 +298,11 @@ def discharge_client(client_id: int, on: date, reason: str) -> Client:
     return client
 
 
-def reactivate_client(client_id: int) -> Client:
+def reactivate_client(user: Any, client_id: int) -> Client:
+    require_permission(user, "clients.discharge")
+    get_client(user, client_id, audit=False)  # outside the transaction: a refusal is audited
     with db.atomic():
-        client = get_client(client_id, audit=False)
+        client = get_client(user, client_id, audit=False)
         if client.status == "active":
             raise InvalidClient({"status": "This client is already active."})
         client.status, client.discharged_on, client.discharge_reason = "active", None, ""

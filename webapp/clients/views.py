@@ -17,9 +17,11 @@ from flask import (
     session,
     url_for,
 )
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from webapp.access.views import BreakGlassForm, install_refusals
 from webapp.clients import related_service, service
 from webapp.clients.forms import (
     AssignClinicianForm,
@@ -36,6 +38,8 @@ from webapp.core.timeutil import today_in
 
 clients = Blueprint("clients", __name__, url_prefix="/clients",
                     template_folder="templates")
+# A client outside the user's scope: the break-glass form (or 403); a missing one: 404.
+install_refusals(clients)
 
 
 def _today() -> Any:
@@ -71,18 +75,13 @@ def _confirmed(client_id: int, change: Callable[[], object], done: str) -> Respo
         try:
             change()
             flash(done, "success")
-        except service.ClientNotFound:
-            abort(404)
         except InvalidClient as exc:
             flash(" ".join(exc.errors.values()), "error")
     return redirect(url_for("clients.show", client_id=client_id))
 
 
 def _load(client_id: int) -> Any:
-    try:
-        return service.get_client(client_id)
-    except service.ClientNotFound:
-        abort(404)
+    return service.get_client(current_user, client_id)
 
 
 SEARCH_KEY = "client_search"
@@ -100,13 +99,13 @@ def index() -> Any:
     if request.method == "POST":
         form = ClientSearchForm()
         if form.validate_on_submit():
-            session[SEARCH_KEY] = form.q.data.strip()
+            session[SEARCH_KEY] = (form.q.data or "").strip()  # absent field: None
         return redirect(url_for("clients.index", status=status, page=1))
     page = request.args.get("page")
     if page is None:
         session.pop(SEARCH_KEY, None)
     result = service.search_clients(
-        query=session.get(SEARCH_KEY, ""), status=status,
+        current_user, query=session.get(SEARCH_KEY, ""), status=status,
         page=int(page) if page and page.isdecimal() else 1)  # isdigit() lets '²' through
     return render_template("clients/index.html", result=result,
                            rows=_list_rows(result.rows, _today()))
@@ -148,31 +147,38 @@ def _list_rows(rows: list[dict[str, Any]], today: date) -> list[ListedClient]:
 def new() -> Any:
     form = ClientForm()
     duplicates: list[Any] = []
+    hidden = 0
     if _client_form_ok(form):
         try:
-            client = service.create_client(form.data, _today(),
+            client = service.create_client(current_user, form.data, _today(),
                                            allow_duplicate=form.confirm_not_duplicate.data)
         except InvalidClient as exc:
             _apply_errors(form, exc.errors)
         except PossibleDuplicate as exc:
-            duplicates = exc.matches
+            duplicates, hidden = service.visible_duplicates(current_user, exc.matches)
         else:
             flash("Client added.", "success")
             return redirect(url_for("clients.show", client_id=client.id))
     status = 422 if request.method == "POST" else 200
     return render_template("clients/form.html", form=form, client=None,
-                           duplicates=duplicates), status
+                           duplicates=duplicates, hidden_duplicates=hidden), status
 
 
 @clients.get("/<int:client_id>")
 @requires("clients.view")
 def show(client_id: int) -> str:
-    client = _load(client_id)
+    from webapp.notes import service as notes_service
+
+    client, access = service.open_client(current_user, client_id)
     assign_form = AssignClinicianForm()
-    assign_form.clinician_id.choices = [(c.id, c.display_name) for c in service.clinicians()]
-    return render_template("clients/show.html", client=client, today=_today(),
-                           age=service.age_on(client.date_of_birth, _today()),
-                           minor=service.age_on(client.date_of_birth, _today()) < service.ADULT_AGE,
+    if current_user.can("clients.edit"):
+        assign_form.clinician_id.choices = [(c.id, c.display_name)
+                                            for c in service.clinicians()]
+    notes = notes_service.notes_for(current_user, client.id) if access.clinical else None
+    age = service.age_on(client.date_of_birth, _today())
+    return render_template("clients/show.html", client=client, today=_today(), age=age,
+                           minor=age < service.ADULT_AGE, access=access, notes=notes,
+                           kinds=notes_service.NOTE_KINDS, break_glass_form=BreakGlassForm(),
                            discharge_form=DischargeForm(discharged_on=_today()),
                            confirm_form=ConfirmForm(), assign_form=assign_form,
                            **service.client_overview(client))
@@ -184,20 +190,21 @@ def edit(client_id: int) -> Any:
     client = _load(client_id)
     form = ClientForm(obj=client)
     duplicates: list[Any] = []
+    hidden = 0
     if _client_form_ok(form):
         try:
-            service.update_client(client_id, form.data, _today(),
+            service.update_client(current_user, client_id, form.data, _today(),
                                   allow_duplicate=form.confirm_not_duplicate.data)
         except InvalidClient as exc:
             _apply_errors(form, exc.errors)
         except PossibleDuplicate as exc:
-            duplicates = exc.matches
+            duplicates, hidden = service.visible_duplicates(current_user, exc.matches)
         else:
             flash("Changes saved.", "success")
             return redirect(url_for("clients.show", client_id=client_id))
     status = 422 if request.method == "POST" else 200
     return render_template("clients/form.html", form=form, client=client,
-                           duplicates=duplicates), status
+                           duplicates=duplicates, hidden_duplicates=hidden), status
 
 
 @clients.post("/<int:client_id>/discharge")
@@ -208,10 +215,9 @@ def discharge(client_id: int) -> Response:
         flash("Give a discharge date and a reason.", "error")
     else:
         try:
-            service.discharge_client(client_id, form.discharged_on.data, form.reason.data)
+            service.discharge_client(current_user, client_id, form.discharged_on.data,
+                                     form.reason.data)
             flash("Client discharged.", "success")
-        except service.ClientNotFound:
-            abort(404)
         except InvalidClient as exc:
             flash(" ".join(exc.errors.values()), "error")
     return redirect(url_for("clients.show", client_id=client_id))
@@ -220,7 +226,7 @@ def discharge(client_id: int) -> Response:
 @clients.post("/<int:client_id>/reactivate")
 @requires("clients.discharge")
 def reactivate(client_id: int) -> Response:
-    return _confirmed(client_id, lambda: service.reactivate_client(client_id),
+    return _confirmed(client_id, lambda: service.reactivate_client(current_user, client_id),
                       "Client reactivated.")
 
 
@@ -231,7 +237,7 @@ def new_guardian(client_id: int) -> Any:
     form = GuardianForm()
     if form.validate_on_submit():
         try:
-            related_service.add_guardian(client_id, form.data)
+            related_service.add_guardian(current_user, client_id, form.data)
         except InvalidClient as exc:
             _apply_errors(form, exc.errors)
         else:
@@ -244,7 +250,8 @@ def new_guardian(client_id: int) -> Any:
 @clients.post("/<int:client_id>/guardians/<int:guardian_id>/remove")
 @requires("clients.edit")
 def remove_guardian(client_id: int, guardian_id: int) -> Response:
-    return _confirmed(client_id, lambda: related_service.remove_guardian(client_id, guardian_id),
+    return _confirmed(client_id, lambda: related_service.remove_guardian(current_user, client_id,
+                                                               guardian_id),
                       "Guardian removed.")
 
 
@@ -263,7 +270,7 @@ def policy(client_id: int, policy_id: int | None = None) -> Any:
         form.rank.data = str(existing.rank)
     if form.validate_on_submit():
         try:
-            related_service.save_policy(client_id, form.data, policy_id)
+            related_service.save_policy(current_user, client_id, form.data, policy_id)
         except InvalidClient as exc:
             _apply_errors(form, exc.errors)
         else:
@@ -277,7 +284,8 @@ def policy(client_id: int, policy_id: int | None = None) -> Any:
 @clients.post("/<int:client_id>/insurance/<int:policy_id>/remove")
 @requires("clients.insurance")
 def remove_policy(client_id: int, policy_id: int) -> Response:
-    return _confirmed(client_id, lambda: related_service.remove_policy(client_id, policy_id),
+    return _confirmed(client_id, lambda: related_service.remove_policy(current_user, client_id,
+                                                             policy_id),
                       "Insurance policy removed.")
 
 
@@ -288,11 +296,9 @@ def assign(client_id: int) -> Response:
     form.clinician_id.choices = [(c.id, c.display_name) for c in service.clinicians()]
     if form.validate_on_submit():
         try:
-            related_service.assign_clinician(client_id, form.clinician_id.data,
+            related_service.assign_clinician(current_user, client_id, form.clinician_id.data,
                                              form.is_primary.data)
             flash("Clinician assigned.", "success")
-        except service.ClientNotFound:
-            abort(404)
         except InvalidClient as exc:
             flash(" ".join(exc.errors.values()), "error")
     else:
@@ -304,5 +310,6 @@ def assign(client_id: int) -> Response:
 @requires("clients.edit")
 def unassign(client_id: int, clinician_id: int) -> Response:
     return _confirmed(client_id,
-                      lambda: related_service.unassign_clinician(client_id, clinician_id),
+                      lambda: related_service.unassign_clinician(current_user, client_id,
+                                                                  clinician_id),
                       "Clinician unassigned.")

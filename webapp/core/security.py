@@ -1,9 +1,15 @@
-"""Security headers, request ids and the deny-by-default guard shared by both apps."""
+"""Security headers, request ids and the deny-by-default guard shared by both apps.
+
+The guard also holds a staff member who must use two-step sign-in but has not
+enrolled yet: every page except the enrolment pages (and sign-out, the session
+clock and static files) sends them to `/account/mfa` until they enrol.
+"""
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
@@ -23,6 +29,27 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+ENROLMENT_PAGE = "account.mfa"
+
+
+def open_before_enrolment(view: F) -> F:
+    """Mark a view a staff member may use before enrolling in required two-step sign-in."""
+    view._hearth_before_enrolment = True  # type: ignore[attr-defined]
+    return view
+
+
+def held_for_enrolment(view: Any = None) -> bool:
+    """Whether the signed-in staff member must enrol in TOTP before using this view."""
+    if current_app.config.get("HEARTH_KIND") != "staff" or current_user.mfa_secret:
+        return False
+    if view is not None and getattr(view, "_hearth_before_enrolment", False):
+        return False
+    from webapp.core.practice_settings import mfa_required
+
+    return mfa_required(current_user.role_set)
 
 
 def install(app: Flask) -> None:
@@ -48,6 +75,8 @@ def deny_by_default() -> Response | None:
             target = request.full_path if request.query_string else request.path
             return redirect(url_for("auth.login", next=target))
         abort(401)
+    if held_for_enrolment(view) and ENROLMENT_PAGE in current_app.view_functions:
+        return redirect(url_for(ENROLMENT_PAGE))
     permission = getattr(view, "_hearth_permission", None)
     if permission is None:
         abort(403)  # a view that forgot to declare a permission is closed, not open

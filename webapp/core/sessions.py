@@ -4,6 +4,11 @@ Sessions live in the `web_session` table so every gunicorn worker, the staff
 app and the portal agree, and ending a user's sessions is one DELETE that takes
 effect on their next request. Only the SHA-256 of the token is stored, so a
 stolen database copy holds no usable cookies.
+
+The staff app's idle timeout is the practice's setting (`idle_timeout_minutes`);
+the portal keeps the fixed `IDLE_TIMEOUT`. `last_seen_at` is written at most once
+a minute, so the page is told how long the *server* will wait (`seconds_left`),
+and the keepalive and status endpoints read and write the clock exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from appliance.storage import Prepared
+from webapp.core import practice_settings
 from webapp.core.models import WebSession
 from webapp.core.timeutil import utcnow
 
@@ -47,6 +53,36 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.row = row
         self.modified = False
         self.regenerate_requested = False
+        # Clock handling: `stale` means this request will refresh last_seen anyway;
+        # `force_touch` refreshes it now (keepalive); `touch_suppressed` reads the
+        # clock without resetting it (the page's status check).
+        self.stale = False
+        self.force_touch = False
+        self.touch_suppressed = False
+
+    @property
+    def clock_moves(self) -> bool:
+        """Whether saving this session resets its idle clock to now."""
+        return self.force_touch or (not self.touch_suppressed and (self.stale or self.modified))
+
+
+def idle_timeout(app_name: str) -> timedelta:
+    """How long a session of this app may sit idle: the practice setting for staff."""
+    if app_name == "staff":
+        return timedelta(minutes=practice_settings.get("idle_timeout_minutes"))
+    return IDLE_TIMEOUT
+
+
+def seconds_left(session: Any, app_name: str, now: datetime | None = None) -> float:
+    """Seconds until the server ends this session, as it will count them after this request."""
+    now = now or utcnow()
+    if not isinstance(session, ServerSession) or session.row is None:
+        return idle_timeout(app_name).total_seconds()
+    row = session.row
+    last_seen = now if session.clock_moves else row.last_seen_at
+    idle = idle_timeout(app_name) - (now - last_seen)
+    absolute = ABSOLUTE_TIMEOUT - (now - row.created_at)
+    return max(0.0, min(idle, absolute).total_seconds())
 
 
 class DatabaseSessionInterface(SessionInterface):
@@ -58,7 +94,8 @@ class DatabaseSessionInterface(SessionInterface):
         if not token or len(token) > 100:
             return ServerSession()
         row = _SESSION.first(token_hash(token), self.app_name)
-        if row is None or self._expired(row, utcnow()):
+        now = utcnow()
+        if row is None or self._expired(row, now):
             if row is not None:
                 row.delete_instance()
             return ServerSession()
@@ -66,11 +103,13 @@ class DatabaseSessionInterface(SessionInterface):
             data = json.loads(row.data)
         except ValueError:
             data = {}
-        return ServerSession(data, token=token, row=row)
+        session = ServerSession(data, token=token, row=row)
+        session.stale = now - row.last_seen_at > TOUCH_INTERVAL
+        return session
 
-    @staticmethod
-    def _expired(row: WebSession, now: datetime) -> bool:
-        return now - row.last_seen_at > IDLE_TIMEOUT or now - row.created_at > ABSOLUTE_TIMEOUT
+    def _expired(self, row: WebSession, now: datetime) -> bool:
+        return (now - row.last_seen_at > idle_timeout(self.app_name)
+                or now - row.created_at > ABSOLUTE_TIMEOUT)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
@@ -94,8 +133,9 @@ class DatabaseSessionInterface(SessionInterface):
             WebSession.create(token_hash=token_hash(session.token), app=self.app_name,
                               principal_id=int(principal) if principal else None,
                               data=data, created_at=now, last_seen_at=now)
-        elif session.modified or now - session.row.last_seen_at > TOUCH_INTERVAL:
-            WebSession.update(data=data, last_seen_at=now,
+        elif session.clock_moves or session.modified:
+            last_seen = now if session.clock_moves else session.row.last_seen_at
+            WebSession.update(data=data, last_seen_at=last_seen,
                               principal_id=int(principal) if principal else None).where(
                 WebSession.token_hash == session.row.token_hash).execute()
         else:
@@ -105,14 +145,19 @@ class DatabaseSessionInterface(SessionInterface):
                             samesite=self.get_cookie_samesite(app))
 
 
-def end_sessions(app_name: str, principal_id: int) -> int:
-    """Sign a user out everywhere; returns how many sessions ended."""
-    return int(WebSession.delete().where(
-        (WebSession.app == app_name) & (WebSession.principal_id == principal_id)).execute())
+def end_sessions(app_name: str, principal_id: int, keep: ServerSession | None = None) -> int:
+    """Sign a user out everywhere (except the session `keep`); returns how many ended."""
+    query = WebSession.delete().where(
+        (WebSession.app == app_name) & (WebSession.principal_id == principal_id))
+    if keep is not None and keep.row is not None:
+        query = query.where(WebSession.token_hash != keep.row.token_hash)
+    return int(query.execute())
 
 
 def purge_expired(now: datetime | None = None) -> int:
     now = now or utcnow()
+    staff_idle = idle_timeout("staff")
     return int(WebSession.delete().where(
-        (WebSession.last_seen_at < now - IDLE_TIMEOUT)
+        ((WebSession.app == "staff") & (WebSession.last_seen_at < now - staff_idle))
+        | ((WebSession.app != "staff") & (WebSession.last_seen_at < now - IDLE_TIMEOUT))
         | (WebSession.created_at < now - ABSOLUTE_TIMEOUT)).execute())

@@ -50,6 +50,9 @@ class PortalInvitation(BaseModel):
     to the contact on file; only hashes of the token and the code are kept.
     """
 
+    client_id: int  # peewee's foreign-key ids, declared for the type checker only
+    guardian_id: int | None
+
     client = peewee.ForeignKeyField(Client, backref="portal_invitations", on_delete="CASCADE")
     guardian = peewee.ForeignKeyField(Guardian, null=True, on_delete="CASCADE")
     token_hash = peewee.CharField(max_length=64, unique=True)

@@ -13,15 +13,18 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
+from peewee import Value
 
 from appliance import storage
 from tests.conftest import PASSWORD, login, make_staff
 from webapp.audit.models import AuditEntry
-from webapp.clients.models import Client
+from webapp.clients.models import Client, ClinicianAssignment
 from webapp.clients.service import create_client, search_text_for, sort_name_for
 from webapp.core import passwords
+from webapp.core.models import StaffUser
 from webapp.core.passwords import hash_password
-from webapp.portal.models import ClientAccount
+from webapp.core.timeutil import utcnow
+from webapp.portal.models import ClientAccount, PortalLink
 
 TODAY = date(2026, 11, 26)
 
@@ -103,12 +106,38 @@ def audit_entries(**where: Any) -> list[AuditEntry]:
     return list(query)
 
 
+# Who puts the tests' clients on file: the front desk (every client in scope, no caseload
+# of its own), as an account that lives only in memory.
+SETUP_DESK = StaffUser(id=0, username="setup", full_name="Test setup", roles="front_desk")
+
+
 def add_client(first: str = "Ana", last: str = "Núñez", dob: date = date(1990, 4, 2),
                **values: Any) -> Client:
     """A client on file, written through the service as the app would."""
     with storage.db.connection_context():
-        return create_client({"legal_first_name": first, "legal_last_name": last,
-                              "date_of_birth": dob, **values}, TODAY, allow_duplicate=True)
+        return create_client(SETUP_DESK, {"legal_first_name": first, "legal_last_name": last,
+                                          "date_of_birth": dob, **values}, TODAY,
+                             allow_duplicate=True)
+
+
+def add_caseload_client(*args: Any, clinician: str = "jchen", **values: Any) -> Client:
+    """`add_client`, on `clinician`'s caseload: for tests about the record itself
+    (who may see which client is tested in test_scoping.py)."""
+    client = add_client(*args, **values)
+    onto_caseload(clinician)
+    return client
+
+
+def onto_caseload(clinician: str = "jchen") -> None:
+    """Put every client on file on `clinician`'s caseload."""
+    with storage.db.atomic():
+        staff_id = StaffUser.get(StaffUser.username == clinician).id
+        ClinicianAssignment.insert_from(
+            Client.select(Client.id, Value(staff_id), Value(False), Value(utcnow())).where(
+                Client.id.not_in(ClinicianAssignment.select(ClinicianAssignment.client).where(
+                    ClinicianAssignment.clinician == staff_id))),
+            [ClinicianAssignment.client, ClinicianAssignment.clinician,
+             ClinicianAssignment.is_primary, ClinicianAssignment.assigned_at]).execute()
 
 
 def bulk_clients(count: int, last: str = "Bulk", dob: date = date(1980, 1, 1),
@@ -127,9 +156,12 @@ def bulk_clients(count: int, last: str = "Bulk", dob: date = date(1980, 1, 1),
 
 
 def add_portal_account(client: Client, username: str) -> ClientAccount:
+    """A client's own portal account, linked to their record as enrolment would link it."""
     with storage.db.connection_context():
-        return ClientAccount.create(username=username, client=client.id,
-                                    password_hash=hash_password(PASSWORD))
+        account = ClientAccount.create(username=username, client=client.id,
+                                       password_hash=hash_password(PASSWORD))
+        PortalLink.create(account=account.id, client=client.id)
+        return account
 
 
 def signed_in(app: Flask, username: str, roles: list[str], full_name: str = "Staff Member",

@@ -13,7 +13,8 @@ from appliance import storage
 from tests.conftest import make_staff
 from tests.integration.web.conftest import (
     POLICY,
-    add_client,
+    SETUP_DESK,
+    add_caseload_client,
     audit_entries,
     bulk_clients,
     client_count,
@@ -21,6 +22,7 @@ from tests.integration.web.conftest import (
     form,
     links_on,
     listed,
+    onto_caseload,
     post_form,
     search_list,
     text_of,
@@ -33,11 +35,11 @@ from webapp.clients.service import PAGE_SIZE, fold, search_clients
 
 def add_searchable_clients() -> dict[str, int]:
     people = {
-        "jose": add_client("José", "Álvarez", date(1985, 3, 14)),
-        "josefina": add_client("Josefina", "Smith", date(1990, 1, 1)),
-        "mark": add_client("Mark", "Alvarado", date(1985, 3, 14), legal_middle_name="Jo"),
-        "kim": add_client("Kim", "Lee", date(2001, 9, 9), preferred_name="K_J"),
-        "zoe": add_client("Zoë", "Zimmer", date(1985, 3, 15)),
+        "jose": add_caseload_client("José", "Álvarez", date(1985, 3, 14)),
+        "josefina": add_caseload_client("Josefina", "Smith", date(1990, 1, 1)),
+        "mark": add_caseload_client("Mark", "Alvarado", date(1985, 3, 14), legal_middle_name="Jo"),
+        "kim": add_caseload_client("Kim", "Lee", date(2001, 9, 9), preferred_name="K_J"),
+        "zoe": add_caseload_client("Zoë", "Zimmer", date(1985, 3, 15)),
     }
     return {key: client.id for key, client in people.items()}
 
@@ -86,6 +88,7 @@ def test_search_words_stay_out_of_urls(clinician_client: FlaskClient) -> None:
     until a plain visit to the list starts afresh?"""
     bulk_clients(60, last="Quintero")
     bulk_clients(5, last="Other")
+    onto_caseload("jchen")
     first = search_list(clinician_client, "quinter")
     assert len(listed(first)) == PAGE_SIZE
     assert not [link for link in links_on(first) if "quinter" in link.lower()]
@@ -102,7 +105,7 @@ def test_the_list_sorts_accented_names_with_their_letter(clinician_client: Flask
     """Does 'Álvarez' sort among the A's and 'Zoë' by 'zoe', rather than after Z?"""
     names = [("Zed", "Zimmer"), ("José", "Álvarez"), ("Ann", "Adams"), ("Zoë", "Baker"),
              ("Zoe", "Baker"), ("Bo", "Östberg"), ("Al", "Oakes")]
-    ids = {last + first: add_client(first, last, date(1980, 1, 1 + i)).id
+    ids = {last + first: add_caseload_client(first, last, date(1980, 1, 1 + i)).id
            for i, (first, last) in enumerate(names)}
     shown = listed(clinician_client.get("/clients/"))
     assert shown.index(ids["ÁlvarezJosé"]) == 1
@@ -114,6 +117,7 @@ def test_the_list_sorts_accented_names_with_their_letter(clinician_client: Flask
 def test_the_list_pages_through_many_clients(clinician_client: FlaskClient) -> None:
     """With 120 clients, are there pages of 50, 50 and 20 with working next/previous links?"""
     bulk_clients(120)
+    onto_caseload("jchen")
     seen: list[int] = []
     for page, size, has_next in ((1, 50, True), (2, 50, True), (3, 20, False)):
         response = clinician_client.get(f"/clients/?page={page}")
@@ -131,7 +135,7 @@ def test_the_list_pages_through_many_clients(clinician_client: FlaskClient) -> N
 
 def test_a_nonsense_page_number_is_not_an_error(clinician_client: FlaskClient) -> None:
     """Does a page number that is not a page (zero, letters, odd digits) just show a page?"""
-    client = add_client("Ana", "Ortega")
+    client = add_caseload_client("Ana", "Ortega")
     for page in ("0", "-1", "abc", "²", "\u0661", "99999999999999999999", ""):
         response = clinician_client.get("/clients/", query_string={"page": page})
         assert response.status_code == 200, page
@@ -141,7 +145,7 @@ def test_a_nonsense_page_number_is_not_an_error(clinician_client: FlaskClient) -
 
 def test_an_unknown_status_filter_shows_everyone(clinician_client: FlaskClient) -> None:
     """Is a made-up status treated as 'all' rather than an error?"""
-    client = add_client("Ana", "Ortega")
+    client = add_caseload_client("Ana", "Ortega")
     assert listed(clinician_client.get("/clients/?status=<script>")) == [client.id]
 
 
@@ -149,7 +153,7 @@ def test_an_unknown_status_filter_shows_everyone(clinician_client: FlaskClient) 
 
 def test_viewing_a_client_writes_a_view_entry(clinician_client: FlaskClient) -> None:
     """Does opening a client's page record who viewed which client?"""
-    client = add_client("Ana", "Ortega")
+    client = add_caseload_client("Ana", "Ortega")
     clinician_client.get(f"/clients/{client.id}")
     [entry] = client_entries("view")
     assert (entry.object_id, entry.client_id, entry.actor_kind, entry.actor_role) == \
@@ -161,10 +165,10 @@ def test_no_client_name_in_any_link(clinician_client: FlaskClient) -> None:
     """Do the list, client page and forms keep every name out of the URLs they link to?"""
     response = post_form(clinician_client, "/clients/new", form())
     client = Client.get()
-    minor = add_client("Quincy", "Marlowe", date(2015, 1, 1))
-    related_service.add_guardian(minor.id, {"full_name": "Rosalind Marlowe",
+    minor = add_caseload_client("Quincy", "Marlowe", date(2015, 1, 1))
+    related_service.add_guardian(SETUP_DESK, minor.id, {"full_name": "Rosalind Marlowe",
                                             "relationship": "parent", "phone": "5185550123"})
-    related_service.save_policy(client.id, {**POLICY, "effective_on": None})
+    related_service.save_policy(SETUP_DESK, client.id, {**POLICY, "effective_on": None})
     paths = [response.headers["Location"], "/clients/", "/clients/?status=all",
              f"/clients/{client.id}/edit", f"/clients/{client.id}/guardians/new",
              f"/clients/{client.id}/insurance/new", f"/clients/{minor.id}"]
@@ -203,7 +207,9 @@ def test_every_change_is_audited_with_its_client(clinician_client: FlaskClient) 
     changes = [(e.action, e.object_type, e.client_id) for e in audit_entries()
                if e.action not in ("view", "login", "search") and e.object_type != "staff_user"]
     assert changes == [
-        ("create", "client", client_id), ("update", "client", client_id),
+        ("create", "client", client_id),
+        ("assign", "clinician_assignment", client_id),  # the clinician who added the client
+        ("update", "client", client_id),
         ("create", "guardian", client_id), ("create", "insurance_policy", client_id),
         ("assign", "clinician_assignment", client_id), ("discharge", "client", client_id),
         ("reactivate", "client", client_id),
@@ -223,8 +229,8 @@ def _queries_for(browser: FlaskClient, path: str) -> int:
 def test_the_client_page_runs_a_fixed_number_of_queries(clinician_client: FlaskClient) -> None:
     """Does the client page cost the same number of queries with 1 or many guardians,
     policies and clinicians (no N+1)?"""
-    small = add_client("Ana", "Ortega", date(2015, 1, 1))
-    large = add_client("Bea", "Ortiz", date(2015, 1, 1))
+    small = add_caseload_client("Ana", "Ortega", date(2015, 1, 1))
+    large = add_caseload_client("Bea", "Ortiz", date(2015, 1, 1))
     staff = [make_staff(f"clin{i}", ["clinician"], full_name=f"Clinician {i}") for i in range(4)]
     with storage.db.atomic():
         for client, guardians, ranks, clinicians in ((small, 1, 1, 1), (large, 6, 3, 4)):
@@ -241,7 +247,9 @@ def test_the_client_page_runs_a_fixed_number_of_queries(clinician_client: FlaskC
     few = _queries_for(clinician_client, f"/clients/{small.id}")
     many = _queries_for(clinician_client, f"/clients/{large.id}")
     assert few == many
-    assert many <= 10  # 8 today: session, user, client, audit, staff, three related lists
+    # 12 today: session, user, client, scope, audit, staff; the notes: scope, list, audit;
+    # three related lists.
+    assert many <= 12
     page = text_of(clinician_client.get(f"/clients/{large.id}"))
     assert all(f"Guardian {i}" in page for i in range(6))
     assert all(f"Clinician {i}" in page for i in range(4))
@@ -250,8 +258,10 @@ def test_the_client_page_runs_a_fixed_number_of_queries(clinician_client: FlaskC
 def test_the_list_page_runs_a_fixed_number_of_queries(clinician_client: FlaskClient) -> None:
     """Does the list cost the same number of queries for 3 clients as for a full page?"""
     bulk_clients(3, last="Aardvark")
+    onto_caseload("jchen")
     few = _queries_for(clinician_client, "/clients/")
     bulk_clients(100)
+    onto_caseload("jchen")
     many = _queries_for(clinician_client, "/clients/")
     assert few == many
     assert many <= 5
@@ -282,7 +292,7 @@ def test_search_over_ten_thousand_clients(staff_app: Flask) -> None:
     found: list[dict[str, Any]] = []
     page = 1
     while True:
-        result = search_clients("ÁLVAREZ07", status="all", page=page)
+        result = search_clients(SETUP_DESK, "ÁLVAREZ07", status="all", page=page)
         found += result.rows
         if not result.has_next:
             break
@@ -294,15 +304,15 @@ def test_search_over_ten_thousand_clients(staff_app: Flask) -> None:
     assert in_order == sorted(in_order)
 
     # Two tokens narrow it further; a birth date finds everyone born that day.
-    [zoe] = search_clients("zoe alvarez074").rows
+    [zoe] = search_clients(SETUP_DESK, "zoe alvarez074").rows
     assert (zoe["legal_first_name"], zoe["legal_last_name"]) == ("Zoë", "Álvarez074")
-    assert search_clients("%").rows == [] and search_clients("_").rows == []
-    assert search_clients("01/01/1980").has_next
+    assert search_clients(SETUP_DESK, "%").rows == [] and search_clients(SETUP_DESK, "_").rows == []
+    assert search_clients(SETUP_DESK, "01/01/1980").has_next
 
     # The search reads the folded search_text column through its index, whatever the filter.
     for status in ("all", "active", "discharged"):
         with count_queries() as counter:
-            search_clients("alvarez07 zo", status=status)
+            search_clients(SETUP_DESK, "alvarez07 zo", status=status)
         sql, params = next(q.msg for q in counter.get_queries()
                            if q.msg[0].startswith("SELECT") and "LIKE" in q.msg[0])
         assert sql.count('"search_text" LIKE') == 2

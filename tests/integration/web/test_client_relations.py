@@ -11,6 +11,8 @@ from flask.testing import FlaskClient
 from tests.conftest import make_staff
 from tests.integration.web.conftest import (
     POLICY,
+    SETUP_DESK,
+    add_caseload_client,
     add_client,
     audit_entries,
     client_count,
@@ -29,7 +31,7 @@ from webapp.core.models import StaffUser
 
 def test_add_and_remove_a_guardian(clinician_client: FlaskClient) -> None:
     """Can a guardian be added to a minor's record and removed again, each change audited?"""
-    minor = add_client("Theo", "Park", date(2015, 6, 1))
+    minor = add_caseload_client("Theo", "Park", date(2015, 6, 1))
     page = text_of(clinician_client.get(f"/clients/{minor.id}"))
     assert "This client is a minor and has no guardian on file." in page
 
@@ -64,7 +66,7 @@ def test_a_guardian_needs_a_way_to_be_reached(clinician_client: FlaskClient,
                                               values: dict[str, str], field: str,
                                               message: str) -> None:
     """Is a guardian with no phone or e-mail (or a bad one) refused with a message?"""
-    minor = add_client("Theo", "Park", date(2015, 6, 1))
+    minor = add_caseload_client("Theo", "Park", date(2015, 6, 1))
     response = post_form(clinician_client, f"/clients/{minor.id}/guardians/new",
                          {"full_name": "Grace Park", "relationship": "parent", **values})
     assert response.status_code == 422
@@ -76,9 +78,9 @@ def test_a_guardian_needs_a_way_to_be_reached(clinician_client: FlaskClient,
 def test_a_guardian_cannot_be_removed_through_another_clients_page(
         clinician_client: FlaskClient) -> None:
     """Does removing guardian G under client B's address leave G on client A's record?"""
-    theo = add_client("Theo", "Park", date(2015, 6, 1))
-    mia = add_client("Mia", "Lee", date(2014, 1, 1))
-    guardian = related_service.add_guardian(theo.id, {"full_name": "Grace Park",
+    theo = add_caseload_client("Theo", "Park", date(2015, 6, 1))
+    mia = add_caseload_client("Mia", "Lee", date(2014, 1, 1))
+    guardian = related_service.add_guardian(SETUP_DESK, theo.id, {"full_name": "Grace Park",
                                                       "relationship": "parent",
                                                       "phone": "5185550123"})
     post_form(clinician_client, f"/clients/{mia.id}/guardians/{guardian.id}/remove", {})
@@ -95,7 +97,7 @@ SPOUSE = {"subscriber_relationship": "spouse", "subscriber_first_name": "Luis",
 
 def test_add_edit_and_remove_insurance(clinician_client: FlaskClient) -> None:
     """Can a primary and a secondary policy be added, one edited and one removed, each audited?"""
-    client = add_client("Ana", "Ortega")
+    client = add_caseload_client("Ana", "Ortega")
     path = f"/clients/{client.id}/insurance/new"
     assert post_form(clinician_client, path, POLICY).status_code == 302
     assert post_form(clinician_client, path, {**POLICY, "rank": "2", "payer_name": "Cigna",
@@ -130,7 +132,7 @@ def test_add_edit_and_remove_insurance(clinician_client: FlaskClient) -> None:
 def test_subscriber_details_are_required_when_the_client_is_not_the_subscriber(
         clinician_client: FlaskClient) -> None:
     """Is a spouse's policy without the subscriber's name and birth date refused?"""
-    client = add_client("Ana", "Ortega")
+    client = add_caseload_client("Ana", "Ortega")
     response = post_form(clinician_client, f"/clients/{client.id}/insurance/new",
                          {**POLICY, "subscriber_relationship": "spouse"})
     assert response.status_code == 422
@@ -148,7 +150,7 @@ def test_subscriber_details_are_required_when_the_client_is_not_the_subscriber(
 def test_bad_policy_input_is_refused(clinician_client: FlaskClient, changes: dict[str, str],
                                      field: str, message: str) -> None:
     """Are a malformed member id, a missing payer and an end before the start refused?"""
-    client = add_client("Ana", "Ortega")
+    client = add_caseload_client("Ana", "Ortega")
     response = post_form(clinician_client, f"/clients/{client.id}/insurance/new",
                          {**POLICY, **changes})
     assert response.status_code == 422
@@ -158,7 +160,7 @@ def test_bad_policy_input_is_refused(clinician_client: FlaskClient, changes: dic
 
 def test_two_policies_at_the_same_rank_are_refused(clinician_client: FlaskClient) -> None:
     """Can a client end up with two primary policies, by adding or by editing?"""
-    client = add_client("Ana", "Ortega")
+    client = add_caseload_client("Ana", "Ortega")
     path = f"/clients/{client.id}/insurance/new"
     post_form(clinician_client, path, POLICY)
     response = post_form(clinician_client, path, {**POLICY, "payer_name": "Cigna"})
@@ -176,9 +178,9 @@ def test_two_policies_at_the_same_rank_are_refused(clinician_client: FlaskClient
 
 def test_a_policy_is_reached_only_through_its_own_client(clinician_client: FlaskClient) -> None:
     """Is client A's policy out of reach under client B's address (view, edit, remove)?"""
-    ana = add_client("Ana", "Ortega")
-    bea = add_client("Bea", "Ortiz")
-    policy = related_service.save_policy(ana.id, {**POLICY, "effective_on": None})
+    ana = add_caseload_client("Ana", "Ortega")
+    bea = add_caseload_client("Bea", "Ortiz")
+    policy = related_service.save_policy(SETUP_DESK, ana.id, {**POLICY, "effective_on": None})
     assert clinician_client.get(f"/clients/{bea.id}/insurance/{policy.id}").status_code == 404
     response = post_form(clinician_client, f"/clients/{bea.id}/insurance/{policy.id}",
                          {**POLICY, "member_id": "STOLEN"})
@@ -192,7 +194,7 @@ def test_a_policy_is_reached_only_through_its_own_client(clinician_client: Flask
 def test_assign_and_unassign_clinicians(clinician_client: FlaskClient) -> None:
     """Can clinicians and supervisors be assigned (one primary at a time) and unassigned,
     while a biller or front desk cannot be put on a caseload?"""
-    client = add_client("Ana", "Ortega")
+    client = add_caseload_client("Ana", "Ortega")
     supervisor = make_staff("sokafor", ["supervisor"], full_name="Sam Okafor")
     biller = make_staff("bpatel", ["biller"], full_name="Bina Patel")
     make_staff("frosa", ["front_desk"], full_name="Fran Rosa")
@@ -219,7 +221,7 @@ def test_assign_and_unassign_clinicians(clinician_client: FlaskClient) -> None:
     assert "Choose a clinician." in text_of(clinician_client.get(f"/clients/{client.id}"))
     assert ClinicianAssignment.select().count() == 2
     with pytest.raises(InvalidClient):
-        related_service.assign_clinician(client.id, biller.id, primary=False)
+        related_service.assign_clinician(SETUP_DESK, client.id, biller.id, primary=False)
 
     response = post_form(clinician_client,
                          f"/clients/{client.id}/clinicians/{supervisor.id}/remove", {})

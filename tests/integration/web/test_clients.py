@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.integration.web.conftest import (
     FULL_CLIENT_FORM,
-    add_client,
+    add_caseload_client,
     audit_entries,
     client_count,
     client_entries,
@@ -103,7 +103,7 @@ def test_bad_input_is_explained_and_saves_nothing(clinician_client: FlaskClient,
                                                   changes: dict[str, Any], field: str,
                                                   message: str) -> None:
     """Does each kind of bad input get a message next to its field, and change nothing?"""
-    add_client("Odile", "Fenwick")
+    add_caseload_client("Odile", "Fenwick")
     before = client_count()
     response = post_form(clinician_client, "/clients/new", form(**changes))
     assert response.status_code == 422
@@ -140,7 +140,7 @@ def test_a_failed_form_keeps_what_was_typed(clinician_client: FlaskClient) -> No
 def test_same_name_and_birth_date_warns_until_confirmed(clinician_client: FlaskClient) -> None:
     """Is "jose alvarez" taken for "José Álvarez" born the same day, and nothing saved until
     the user ticks that this is a different person?"""
-    existing = add_client("José", "Álvarez", date(1985, 3, 14))
+    existing = add_caseload_client("José", "Álvarez", date(1985, 3, 14))
     before = client_count()
     typed = form(legal_first_name="jose", legal_last_name="ALVAREZ", legal_middle_name="",
                  preferred_name="", date_of_birth="1985-03-14")
@@ -162,7 +162,7 @@ def test_same_name_and_birth_date_warns_until_confirmed(clinician_client: FlaskC
 def test_same_name_with_another_birth_date_is_no_duplicate(
         clinician_client: FlaskClient) -> None:
     """Are two people who share a name but not a birthday saved without a warning?"""
-    add_client("José", "Álvarez", date(1985, 3, 14))
+    add_caseload_client("José", "Álvarez", date(1985, 3, 14))
     response = post_form(clinician_client, "/clients/new",
                          form(legal_first_name="José", legal_last_name="Álvarez",
                               date_of_birth="1985-03-15"))
@@ -173,7 +173,7 @@ def test_same_name_with_another_birth_date_is_no_duplicate(
 
 def test_edit_a_client(clinician_client: FlaskClient) -> None:
     """Does the edit form show the record and save the changes (search text included)?"""
-    client = add_client("Ana", "Núñez", mobile_phone="5185550100")
+    client = add_caseload_client("Ana", "Núñez", mobile_phone="5185550100")
     page = text_of(clinician_client.get(f"/clients/{client.id}/edit"))
     assert 'value="Ana"' in page and 'value="Núñez"' in page and 'value="1990-04-02"' in page
 
@@ -195,7 +195,7 @@ def test_edit_a_client(clinician_client: FlaskClient) -> None:
 
 def test_a_failed_edit_changes_nothing(clinician_client: FlaskClient) -> None:
     """Does an edit with a bad ZIP leave every field as it was?"""
-    client = add_client("Ana", "Núñez")
+    client = add_caseload_client("Ana", "Núñez")
     before = Client.get_by_id(client.id).__data__
     response = post_form(clinician_client, f"/clients/{client.id}/edit",
                          form(legal_first_name="Anna", postal_code="99"))
@@ -207,8 +207,8 @@ def test_a_failed_edit_changes_nothing(clinician_client: FlaskClient) -> None:
 def test_editing_into_another_clients_name_and_birth_date_warns(
         clinician_client: FlaskClient) -> None:
     """Is renaming a client to match someone else on file caught by the duplicate check?"""
-    add_client("José", "Álvarez", date(1985, 3, 14))
-    other = add_client("Josh", "Alvers", date(1985, 3, 14))
+    add_caseload_client("José", "Álvarez", date(1985, 3, 14))
+    other = add_caseload_client("Josh", "Alvers", date(1985, 3, 14))
     response = post_form(clinician_client, f"/clients/{other.id}/edit",
                          form(legal_first_name="Jose", legal_last_name="Alvarez",
                               date_of_birth="1985-03-14"))
@@ -240,8 +240,8 @@ def test_changes_to_a_missing_client_are_404(clinician_client: FlaskClient) -> N
 def test_discharge_and_reactivate(clinician_client: FlaskClient) -> None:
     """Can a clinician discharge a client with a reason and bring them back, with the status
     filter following along?"""
-    client = add_client("Ana", "Núñez")
-    other = add_client("Bea", "Ortiz")
+    client = add_caseload_client("Ana", "Núñez")
+    other = add_caseload_client("Bea", "Ortiz")
     response = post_form(clinician_client, f"/clients/{client.id}/discharge",
                          {"discharged_on": "2026-11-20", "reason": "Moved out of state"})
     assert response.status_code == 302
@@ -273,7 +273,7 @@ def test_discharge_and_reactivate(clinician_client: FlaskClient) -> None:
 
 def test_discharge_needs_a_reason(clinician_client: FlaskClient) -> None:
     """Is a discharge without a reason refused with a message, leaving the client active?"""
-    client = add_client("Ana", "Núñez")
+    client = add_caseload_client("Ana", "Núñez")
     post_form(clinician_client, f"/clients/{client.id}/discharge",
               {"discharged_on": "2026-11-20", "reason": ""})
     page = text_of(clinician_client.get(f"/clients/{client.id}"))
@@ -284,7 +284,7 @@ def test_discharge_needs_a_reason(clinician_client: FlaskClient) -> None:
 
 def test_discharging_twice_is_refused(clinician_client: FlaskClient) -> None:
     """Does discharging an already discharged client say so and keep the first discharge?"""
-    client = add_client("Ana", "Núñez")
+    client = add_caseload_client("Ana", "Núñez")
     post_form(clinician_client, f"/clients/{client.id}/discharge",
               {"discharged_on": "2026-11-20", "reason": "Goals met"})
     post_form(clinician_client, f"/clients/{client.id}/discharge",

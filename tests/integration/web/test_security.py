@@ -17,6 +17,7 @@ from appliance.config import Settings
 from tests.conftest import PASSWORD, csrf_token, login, make_staff
 from tests.integration.web.conftest import (
     FULL_CLIENT_FORM,
+    add_caseload_client,
     add_client,
     audit_entries,
     client_count,
@@ -65,7 +66,7 @@ def set_cookie_headers(response: Any) -> list[str]:
 
 def test_pages_carry_the_security_headers(clinician_client: FlaskClient) -> None:
     """Do signed-in pages send a strict CSP, no-referrer, nosniff and no-store?"""
-    client = add_client("Odile", "Fenwick")
+    client = add_caseload_client("Odile", "Fenwick")
     for path in ("/clients/", f"/clients/{client.id}", "/clients/new"):
         response = clinician_client.get(path)
         assert response.status_code == 200, path
@@ -147,13 +148,7 @@ def test_behind_tls_sign_in_works_and_the_new_cookie_keeps_its_flags(
     app = create_staff_app(tls_settings)
     make_staff("jchen", ["clinician"])
     browser = app.test_client()
-    page = browser.get("/login", base_url=HTTPS)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
-    assert token
-    response = browser.post("/login", base_url=HTTPS,
-                            data={"csrf_token": token.group(1), "username": "jchen",
-                                  "password": PASSWORD},
-                            headers={"Referer": f"{HTTPS}/login"})
+    response = login(browser, "jchen", base_url=HTTPS, headers={"Referer": f"{HTTPS}/login"})
     assert response.status_code == 302
     cookie = set_cookie_headers(response)[0]
     assert cookie.startswith("__Host-hearth_staff=") and "Secure" in cookie
@@ -236,7 +231,7 @@ def test_a_500_shows_no_phi_and_no_traceback(staff_app: Flask,
 
 def test_signing_in_issues_a_new_session_id(staff_client: FlaskClient) -> None:
     """Is the pre-sign-in session token replaced (and its row gone) when the user signs in?"""
-    make_staff("jchen", ["clinician"])
+    make_staff("jchen", ["clinician"], mfa=False)  # the code step: test_mfa.py
     token = csrf_token(staff_client)
     before = session_cookie(staff_client)
     response = staff_client.post("/login", data={"csrf_token": token, "username": "jchen",
@@ -301,7 +296,7 @@ OFF_SITE = ["//evil.example", "https://evil.example", "https://evil.example/clie
 def test_next_to_another_host_is_not_followed(staff_app: Flask) -> None:
     """After signing in, does a `next` pointing off-site (including tricks browsers undo,
     like a tab inside '//') send the user to the start page instead?"""
-    make_staff("jchen", ["clinician"])
+    make_staff("jchen", ["clinician"], mfa=False)
     for target in OFF_SITE:
         browser = staff_app.test_client()
         response = browser.post("/login", query_string={"next": target},
@@ -313,7 +308,7 @@ def test_next_to_another_host_is_not_followed(staff_app: Flask) -> None:
 
 def test_next_on_this_site_is_followed(staff_client: FlaskClient) -> None:
     """Does a `next` that is a path on this site take the user back where they were going?"""
-    make_staff("jchen", ["clinician"])
+    make_staff("jchen", ["clinician"], mfa=False)
     refused = staff_client.get("/clients/?status=all")
     assert refused.status_code == 302
     login_page = refused.headers["Location"]

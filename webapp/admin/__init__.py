@@ -6,7 +6,8 @@
 Flask-Admin supplies the mounting, the menu and one blueprint per view; the
 pages are ours (`templates/admin/`, based on `core/staff_base.html`), so they
 look like the rest of the staff app and need no inline script or style.
-Every endpoint the console adds is marked with the `admin.console` permission,
+Every endpoint the console adds is marked with its view's permission
+(`admin.console`, or `break_glass.review` for the review queue that supervisors share),
 so the deny-by-default guard refuses (and audits) everyone else before
 Flask-Admin's own `is_accessible` is even asked.
 """
@@ -70,7 +71,7 @@ def _declare_permission(app: Flask) -> None:
         owner = getattr(view, "__self__", None)
         if isinstance(owner, BaseView):
             # A bound method: the mark goes on its function, shared by every instance.
-            view.__func__._hearth_permission = PERMISSION
+            view.__func__._hearth_permission = getattr(owner, "permission", PERMISSION)
         elif isinstance(owner, Blueprint) and endpoint.endswith(".static") and (
                 endpoint == "admin.static" or endpoint.startswith("admin_")):
             app.view_functions[endpoint] = _admin_only(view)

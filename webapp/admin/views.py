@@ -36,10 +36,16 @@ def _refuse() -> Any:
 
 
 class ConsoleView(BaseView):
-    """One base class for every console page: admins only, everyone else 403 (audited)."""
+    """One base class for every console page: admins only, everyone else 403 (audited).
+
+    A page may name another permission (`permission`): the break-glass review
+    queue is also the supervisors' to work through.
+    """
+
+    permission = PERMISSION
 
     def is_accessible(self) -> bool:
-        return _may_use_console()
+        return bool(current_user.is_authenticated and current_user.can(self.permission))
 
     def inaccessible_callback(self, name: Any, **kwargs: Any) -> Any:
         return _refuse()
@@ -116,6 +122,10 @@ class LockoutsView(ConsoleView):
 
 
 class BreakGlassView(ConsoleView):
+    """Emergency openings waiting for review, by an admin or a supervisor."""
+
+    permission = "break_glass.review"
+
     @expose("/")
     def index(self) -> Any:
         grants = pending_reviews()

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.conftest import make_staff
 from tests.integration.web.conftest import (
     add_client,
     add_portal_account,
@@ -82,14 +83,21 @@ def console_urls(app: Flask, ids: dict[str, Any]) -> list[tuple[str, str, str]]:
     return found
 
 
+# The one console page that is not the admin's alone: supervisors review break-glass too.
+SHARED_WITH_SUPERVISORS = ("/admin/break-glass/",)
+
+
 def test_every_console_endpoint_declares_the_admin_permission(staff_app: Flask) -> None:
-    """Does the deny-by-default guard see `admin.console` on every /admin endpoint?"""
-    endpoints = {rule.endpoint for rule in staff_app.url_map.iter_rules()
+    """Does the deny-by-default guard see `admin.console` on every /admin endpoint, and
+    `break_glass.review` on the review queue only?"""
+    endpoints = {rule.endpoint: rule.rule for rule in staff_app.url_map.iter_rules()
                  if rule.rule.startswith("/admin")}
     assert len(endpoints) > 20
-    for endpoint in endpoints:
+    for endpoint, rule in endpoints.items():
         view = staff_app.view_functions[endpoint]
-        assert getattr(view, "_hearth_permission", None) == "admin.console", endpoint
+        wanted = ("break_glass.review" if rule.startswith(SHARED_WITH_SUPERVISORS)
+                  else "admin.console")
+        assert getattr(view, "_hearth_permission", None) == wanted, endpoint
 
 
 @pytest.mark.parametrize("role", NON_ADMIN_ROLES)
@@ -102,7 +110,8 @@ def test_other_roles_get_403_everywhere(staff_app: Flask, role: str) -> None:
     ids = some_of_everything()
     token = page_token(browser, "/clients/")
     denied_before = len(audit_entries(action="permission_denied"))
-    urls = console_urls(staff_app, ids)
+    urls = [(method, url, rule) for method, url, rule in console_urls(staff_app, ids)
+            if not (role == "supervisor" and url.startswith(SHARED_WITH_SUPERVISORS))]
     for method, url, _ in urls:
         data = {"csrf_token": token, "reason": "a good long reason", "roles": "admin"}
         response = browser.open(url, method=method, data=data if method == "POST" else None)
@@ -265,6 +274,27 @@ def test_nobody_reviews_their_own_break_glass(staff_app: Flask) -> None:
     assert clinician.post(f"/admin/break-glass/{grant.id}/review",
                           data={"csrf_token": token}).status_code == 403
     assert BreakGlassGrant.get_by_id(grant.id).reviewed_at is None
+
+
+def test_a_supervisor_works_the_review_queue_but_nothing_else(staff_app: Flask) -> None:
+    """Can a supervisor (no admin role) find the review queue from the menu and mark a
+    grant reviewed, while the rest of the console stays closed to them?"""
+    client = add_client()
+    clinician = make_staff("cclin", ["clinician"], full_name="Cal Clinician")
+    grant = open_break_glass(clinician, client.id, "Crisis call from the ER at night")
+    supervisor = signed_in(staff_app, "ssup", ["supervisor"], "Sue Supervisor")
+    home = text_of(supervisor.get("/clients/"))
+    assert "Break-glass review" in home and ">Admin<" not in home
+    queue = supervisor.get("/admin/break-glass/")
+    assert queue.status_code == 200 and "Crisis call from the ER" in text_of(queue)
+    assert ">Staff<" not in text_of(queue)  # the console menu shows only what they may open
+    token = page_token(supervisor, "/admin/break-glass/")
+    assert supervisor.post(f"/admin/break-glass/{grant.id}/review",
+                           data={"csrf_token": token}).status_code == 302
+    reviewed = BreakGlassGrant.get_by_id(grant.id)
+    assert reviewed.reviewed_by_id == StaffUser.get(StaffUser.username == "ssup").id
+    for url in ("/admin/", "/admin/staff/", "/admin/settings/"):
+        assert supervisor.get(url).status_code == 403, url
 
 
 # -- outbox and dashboard ------------------------------------------------------------------

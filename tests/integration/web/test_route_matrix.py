@@ -42,6 +42,7 @@ ADMIN = frozenset({"admin"})
 CLINICAL = frozenset({"clinician", "supervisor"})
 EDITORS = frozenset({"admin", "clinician", "supervisor", "front_desk"})
 BREAK_GLASS = frozenset({"admin", "clinician", "supervisor"})
+REVIEWERS = frozenset({"admin", "supervisor"})
 
 STAFF_EXPECTED: dict[str, frozenset[str] | str] = {
     "static": PUBLIC,
@@ -98,8 +99,8 @@ STAFF_EXPECTED: dict[str, frozenset[str] | str] = {
     "admin_settings.index": ADMIN,
     "admin_lockouts.index": ADMIN,
     "admin_lockouts.unlock": ADMIN,
-    "admin_break_glass.index": ADMIN,
-    "admin_break_glass.review": ADMIN,
+    "admin_break_glass.index": REVIEWERS,  # supervisors work the review queue too
+    "admin_break_glass.review": REVIEWERS,
     "admin_register.index": ADMIN,
     "admin_register.show": ADMIN,
     "admin_register.create": ADMIN,

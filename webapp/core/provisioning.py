@@ -77,6 +77,13 @@ def _clean_roles(roles: Iterable[str]) -> list[str]:
     return chosen
 
 
+def _require_admin(actor: Any) -> None:
+    """Checked here as well as at the route: only an admin changes staff accounts."""
+    from webapp.access.service import require_permission
+
+    require_permission(actor, "admin.console")
+
+
 def _user(user_id: int) -> StaffUser:
     user = StaffUser.get_or_none(StaffUser.id == user_id)
     if user is None:
@@ -106,6 +113,7 @@ def active_admin_ids() -> set[int]:
 def invite(actor: Any, *, username: str, full_name: str, roles: Iterable[str], reason: str,
            credentials: str = "", email: str = "") -> tuple[StaffInvitation, str]:
     """Approve a new staff member; returns the invitation and its token (shown once)."""
+    _require_admin(actor)
     errors: dict[str, str] = {}
     username = (username or "").strip().lower()
     full_name = " ".join((full_name or "").split())
@@ -198,6 +206,7 @@ def accept_invitation(token: str, password: str) -> StaffUser:
 
 
 def revoke_invitation(actor: Any, invitation_id: int) -> None:
+    _require_admin(actor)
     with db.atomic():
         changed = StaffInvitation.update(revoked_at=utcnow()).where(
             (StaffInvitation.id == invitation_id) & StaffInvitation.accepted_at.is_null()
@@ -210,6 +219,7 @@ def revoke_invitation(actor: Any, invitation_id: int) -> None:
 # -- changes to an existing account ---------------------------------------------------
 
 def change_roles(actor: Any, user_id: int, roles: Iterable[str], reason: str) -> StaffUser:
+    _require_admin(actor)
     chosen = _clean_roles(roles)
     why = _clean_reason(reason)
     with db.atomic():
@@ -233,6 +243,7 @@ def change_roles(actor: Any, user_id: int, roles: Iterable[str], reason: str) ->
 
 def disable(actor: Any, user_id: int, reason: str) -> StaffUser:
     """Turn an account off and end every session it has, effective on its next request."""
+    _require_admin(actor)
     why = _clean_reason(reason)
     with db.atomic():
         user = _user(user_id)
@@ -251,6 +262,7 @@ def disable(actor: Any, user_id: int, reason: str) -> StaffUser:
 
 
 def enable(actor: Any, user_id: int, reason: str) -> StaffUser:
+    _require_admin(actor)
     why = _clean_reason(reason)
     with db.atomic():
         user = _user(user_id)
@@ -269,6 +281,7 @@ def reset_mfa(actor: Any, user_id: int, reason: str) -> StaffUser:
 
     Their sessions end too, since whoever holds the lost phone may hold a session.
     """
+    _require_admin(actor)
     why = _clean_reason(reason)
     with db.atomic():
         user = _user(user_id)
@@ -279,6 +292,7 @@ def reset_mfa(actor: Any, user_id: int, reason: str) -> StaffUser:
 
 
 def unlock(actor: Any, user_id: int, reason: str = "") -> bool:
+    _require_admin(actor)
     why = _clean_reason(reason, required=False)
     with db.atomic():
         _user(user_id)
@@ -290,6 +304,7 @@ def unlock(actor: Any, user_id: int, reason: str = "") -> bool:
 def set_supervisees(actor: Any, supervisor_id: int, supervisee_ids: Iterable[int],
                     reason: str = "") -> list[int]:
     """Replace whose caseloads a supervisor sees; returns the new list of supervisee ids."""
+    _require_admin(actor)
     why = _clean_reason(reason, required=False)
     wanted = sorted(set(supervisee_ids))
     with db.atomic():

@@ -332,3 +332,33 @@ def test_unknown_account_is_404(admin_client: FlaskClient) -> None:
     assert admin_client.get("/admin/staff/9999").status_code == 404
     assert post(admin_client, "/admin/staff/9999/disable", {"disable-reason": "whatever"},
                 "/admin/staff/").status_code == 404
+
+
+def test_the_service_refuses_account_changes_by_non_admins(staff_app: Flask) -> None:
+    """Called directly, without the console's route guard, does every account change
+    refuse a supervisor (who may review break-glass but not manage staff) and change
+    nothing?"""
+    from appliance.storage import db
+    from webapp.access.service import NotPermitted
+    from webapp.core import provisioning
+
+    with db.connection_context():
+        supervisor = make_staff("ssup", ["supervisor"])
+        target = make_staff("ttarget", ["clinician"])
+        changes = [
+            lambda: provisioning.invite(supervisor, username="newbie", full_name="New Body",
+                                        roles=["admin"], reason="I want an admin"),
+            lambda: provisioning.change_roles(supervisor, target.id, ["admin"], "Promote"),
+            lambda: provisioning.disable(supervisor, target.id, "Because I can"),
+            lambda: provisioning.reset_mfa(supervisor, target.id, "Because I can"),
+            lambda: provisioning.unlock(supervisor, target.id),
+            lambda: provisioning.set_supervisees(supervisor, supervisor.id, [target.id]),
+        ]
+        for change in changes:
+            with pytest.raises(NotPermitted):
+                change()
+        after = StaffUser.get_by_id(target.id)
+        assert (after.roles, after.is_active, after.mfa_secret) == (
+            "clinician", True, target.mfa_secret)
+        assert StaffInvitation.select().count() == 0
+        assert len(audit_entries(action="permission_denied")) == len(changes)

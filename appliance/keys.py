@@ -22,7 +22,8 @@ from appliance.paths import Layout
 DATABASE_KEY = "db.key"
 STAFF_SESSION_KEY = "staff-session.key"
 PORTAL_SESSION_KEY = "portal-session.key"
-ALL_KEYS = (DATABASE_KEY, STAFF_SESSION_KEY, PORTAL_SESSION_KEY)
+AUDIT_KEY = "audit.key"  # the audit chain's MAC key: outside the database it protects
+ALL_KEYS = (DATABASE_KEY, STAFF_SESSION_KEY, PORTAL_SESSION_KEY, AUDIT_KEY)
 
 KEY_BYTES = 32
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from webapp.access.models import BreakGlassGrant
 from webapp.admin.models import BusinessAssociate, BusinessAssociateDocument
-from webapp.audit.models import AuditEntry
+from webapp.audit.models import (
+    AuditCheckpoint,
+    AuditEntry,
+    DestructionRecord,
+    RetentionPolicy,
+    RetentionRun,
+)
 from webapp.clients.models import Client, ClinicianAssignment, Guardian, InsurancePolicy
 from webapp.core.models import (
     AccountChange,
@@ -20,6 +26,7 @@ from webapp.core.models import (
 from webapp.mail.models import OutgoingMail
 from webapp.notes.models import ClinicalNote
 from webapp.portal.models import ClientAccount, PortalInvitation, PortalLink
+from webapp.revisions.models import Revision
 
 ALL_MODELS = [
     StaffUser,
@@ -44,4 +51,9 @@ ALL_MODELS = [
     BusinessAssociateDocument,
     PortalLink,
     PortalInvitation,
+    AuditCheckpoint,
+    RetentionPolicy,
+    DestructionRecord,
+    RetentionRun,
+    Revision,
 ]

@@ -153,12 +153,29 @@ def seed_version_4(database: HearthDatabase) -> dict[str, str]:
     return expected_search
 
 
+def seed_version_5(database: HearthDatabase) -> dict[str, str]:
+    """Version 4's rows with an MFA-enrolled clinician, a break-glass grant, a note and a
+    portal link; audit entries without a mac (version 6 adds the chain)."""
+    expected_search = seed_version_4(database)
+    database.execute_sql('UPDATE "staff_user" SET "mfa_secret" = ?, "mfa_last_step" = 5',
+                         ("JBSWY3DPEHPK3PXP",))
+    staff_id = database.execute_sql('SELECT min("id") FROM "staff_user"').fetchone()[0]
+    client_id = database.execute_sql('SELECT min("id") FROM "client"').fetchone()[0]
+    insert(database, "break_glass_grant", staff_user_id=staff_id, client_id=client_id,
+           reason="Crisis call at night", started_at=NOW, expires_at=NOW, review_note="")
+    insert(database, "clinical_note", client_id=client_id, author_id=staff_id,
+           kind="progress", session_date="2026-03-01", body="Seen.", status="draft",
+           created_at=NOW, updated_at=NOW)
+    return expected_search
+
+
 SEEDERS: dict[int, Callable[[HearthDatabase], dict[str, str]]] = {
     0: seed_version_0,
     1: seed_version_1,
     2: seed_version_2,
     3: seed_version_3,
     4: seed_version_4,
+    5: seed_version_5,
 }
 
 # What version 3's sort name must be for some of the seeded clients.

@@ -20,7 +20,7 @@ def test_created_keys_are_private_and_random(layout: Layout) -> None:
     created = keys.ensure_keys(layout)
     assert sorted(created) == sorted(keys.ALL_KEYS)
     values = {keys.load_key(layout, name) for name in keys.ALL_KEYS}
-    assert len(values) == 3 and all(len(v) == 32 for v in values)
+    assert len(values) == len(keys.ALL_KEYS) == 4 and all(len(v) == 32 for v in values)
     for name in keys.ALL_KEYS:
         assert keys.key_path(layout, name).stat().st_mode & 0o777 == 0o600
     assert keys.ensure_keys(layout) == []

@@ -33,7 +33,7 @@ def record(action: str, *, object_type: str = "", object_id: int | None = None,
             actor_role = ",".join(sorted(current_user.role_set))
     cursor = _INSERT.execute(utcnow(), actor_kind or "anonymous", actor_id, actor_role or "",
                              action, object_type, object_id, client_id, source_address,
-                             request_id, outcome)
+                             request_id, outcome, "")
     return int(cursor.lastrowid)
 
 
@@ -41,5 +41,5 @@ def record(action: str, *, object_type: str = "", object_id: int | None = None,
 _INSERT = Prepared(lambda *values: AuditEntry.insert(dict(zip(
     [AuditEntry.occurred_at, AuditEntry.actor_kind, AuditEntry.actor_id, AuditEntry.actor_role,
      AuditEntry.action, AuditEntry.object_type, AuditEntry.object_id, AuditEntry.client_id,
-     AuditEntry.source_address, AuditEntry.request_id, AuditEntry.outcome],
+     AuditEntry.source_address, AuditEntry.request_id, AuditEntry.outcome, AuditEntry.mac],
     values, strict=True))))

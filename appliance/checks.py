@@ -154,3 +154,18 @@ def business_associates(settings: Settings) -> tuple[str, str]:
         names = "; ".join(f"{entry.vendor} ({entry.service})" for entry in lacking)
         return "warn", f"no current BAA: {names}"
     return "ok", "every configured service has a current BAA"
+
+
+@check("audit alerts")
+def audit_alerts(settings: Settings) -> tuple[str, str]:
+    """Warns (never fails) on failed sign-in or refusal bursts, unreviewed break-glass use,
+    and an audit chain that failed or went unverified (thresholds: webapp.audit.alerts)."""
+    from appliance.storage import db, open_database
+    from webapp.audit.alerts import current_alerts
+
+    open_database(settings.layout)
+    with db.connection_context():
+        alerts = current_alerts(settings.layout)
+    if alerts:
+        return "warn", " ".join(alert.message for alert in alerts)
+    return "ok", "nothing needs attention"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -51,6 +52,7 @@ def init(practice_name: str) -> None:
     with database.connection_context():
         version = current_version(database)
     click.echo(f"schema at version {version}; {len(applied)} step(s) applied")
+    seal_audit_trail(layout, database)
 
 
 @cli.command("migrate")
@@ -59,11 +61,33 @@ def migrate_command() -> None:
     from appliance import storage
     from appliance.migrations import current_version, migrate
 
-    database = storage.open_database(Layout.discover(), check_schema=False)
+    layout = Layout.discover()
+    database = storage.open_database(layout, check_schema=False)
     applied = migrate(database)
     with database.connection_context():
         version = current_version(database)
     click.echo(f"schema at version {version}; {len(applied)} step(s) applied")
+    seal_audit_trail(layout, database)
+
+
+def seal_audit_trail(layout: Layout, database: Any) -> None:
+    """Seal audit entries written before the chain existed (after migration 6); idempotent.
+
+    An installation from before the chain has no audit key yet: it gets one here,
+    but only while nothing is sealed, since a new key would break an existing chain.
+    """
+    from appliance import keys
+    from webapp.audit.chain import chain_has_begun, seal_unsealed
+
+    with database.connection_context():
+        missing = (keys.credential_path(keys.AUDIT_KEY) is None
+                   and not keys.key_path(layout, keys.AUDIT_KEY).exists())
+        if missing and not chain_has_begun(database):
+            keys.create_key(layout, keys.AUDIT_KEY)
+            click.echo(f"created key {keys.key_path(layout, keys.AUDIT_KEY)}")
+        sealed = seal_unsealed(database, keys.load_key(layout, keys.AUDIT_KEY))
+    if sealed:
+        click.echo(f"sealed {sealed} audit entries written before the audit chain")
 
 
 @cli.command()
@@ -137,6 +161,56 @@ def keys_rotate() -> None:
 
 
 @cli.group()
+def audit() -> None:
+    """Verify the audit trail and write checkpoints of its chain."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def audit_verify(as_json: bool) -> None:
+    """Walk the audit chain; exit 1 and name the first broken entry if it was tampered with."""
+    from appliance import storage
+    from appliance.keys import AUDIT_KEY, load_key
+    from webapp.audit.checkpoints import record_verification
+    from webapp.audit.verify import verify
+
+    layout = Layout.discover()
+    database = storage.open_database(layout)
+    key = load_key(layout, AUDIT_KEY)
+    with database.connection_context():
+        report = verify(database, key, layout.audit_checkpoints)
+    if (report.entries and report.broken_links == report.entries
+            and report.checkpoints_checked == 0):
+        # Not one link and not one signature: the key, not the trail, is wrong.
+        raise HearthError("the audit key does not match this audit trail: not one entry or "
+                          "checkpoint verifies with it (restore the right audit.key; if it "
+                          "is right, every entry was replaced)")
+    record_verification(layout, report.as_dict())
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        for finding in report.findings:
+            click.echo(finding.line())
+        click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write the chain head now: a signed checkpoint, the system log and the checkpoint file."""
+    from appliance import storage
+    from webapp.audit.checkpoints import write_checkpoint
+
+    layout = Layout.discover()
+    database = storage.open_database(layout)
+    with database.connection_context():
+        checkpoint = write_checkpoint("manual", layout)
+    click.echo(f"checkpoint at entry {checkpoint.entry_id} ({checkpoint.entry_count} entries), "
+               f"mac {checkpoint.mac[:16]}; written to {layout.audit_checkpoints}")
+
+
+@cli.group()
 def users() -> None:
     """Manage staff accounts."""
 
@@ -182,6 +256,25 @@ def users_unlock(username: str) -> None:
         was_locked = unlock_account(StaffUser, user.id)
     click.echo(f"unlocked {user.username}" if was_locked
                else f"{user.username} was not locked; failed sign-ins reset")
+
+
+@cli.group()
+def retention() -> None:
+    """Apply the retention policies (the worker does it daily)."""
+
+
+@retention.command("run")
+def retention_run() -> None:
+    """Apply every retention policy now and print what was done."""
+    from appliance import storage
+    from webapp.audit.retention import apply_policies, summary_lines
+
+    storage.open_database(Layout.discover())
+    with storage.db.connection_context():
+        run = apply_policies()
+        click.echo(f"retention run {run.id}:")
+        for line in summary_lines(run):
+            click.echo(f"  {line}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -70,3 +70,13 @@ class Layout:
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def audit_checkpoints(self) -> Path:
+        """The audit chain's recent heads, outside the database (backups carry it)."""
+        return self.data_dir / "audit-checkpoint.json"
+
+    @property
+    def audit_verified(self) -> Path:
+        """The last `hearth audit verify` result, for the console."""
+        return self.data_dir / "audit-verified.json"

@@ -62,11 +62,12 @@ def serve_app(settings: Settings, which: str) -> None:
 
 
 def run_worker(settings: Settings, workers: int) -> None:
-    from appliance.keys import DATABASE_KEY, load_key
+    from appliance.keys import AUDIT_KEY, DATABASE_KEY, load_key
     from appliance.storage import open_database
     from webapp.tasks import huey, import_task_modules, unlock_queue
 
     open_database(settings.layout)
+    load_key(settings.layout, AUDIT_KEY)  # fail at start-up without it, in one line
     unlock_queue(settings.layout.queue, load_key(settings.layout, DATABASE_KEY))
     import_task_modules()
     consumer = huey.create_consumer(workers=workers, worker_type="thread",

@@ -119,6 +119,7 @@ class HearthDatabase(peewee.SqliteDatabase):
     def __init__(self, database: str | None, **kwargs: Any) -> None:
         self._key: bytes | None = None
         self._create = False
+        self.layout: Layout | None = None  # set by open_database; the audit chain finds its key
         kwargs.setdefault("pragmas", PRAGMAS)
         # Transactions take the write lock when they begin. A deferred one that
         # reads, then writes after another connection has written, fails at once
@@ -131,6 +132,7 @@ class HearthDatabase(peewee.SqliteDatabase):
             self.close()
         key_pragma(key)  # validates the length before anything touches the file
         self._key = key
+        self.layout = None
         self._create = create
         self.init(str(path), pragmas=PRAGMAS, timeout=5)
 
@@ -267,6 +269,7 @@ def open_database(layout: Layout, create: bool = False,
     key = load_key(layout, DATABASE_KEY)
     hold_shared_lock(layout)
     db.unlock(path, key, create=create)
+    db.layout = layout
     probe(db, path)
     if check_schema:
         from appliance.migrations import require_current_schema

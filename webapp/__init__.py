@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from appliance.config import Settings
 from appliance.keys import DATABASE_KEY, PORTAL_SESSION_KEY, STAFF_SESSION_KEY, load_key
 from appliance.storage import Prepared, db, end_of_request, open_database
+from webapp.audit.chain import audit_key
 from webapp.core import security
 from webapp.core.sessions import DatabaseSessionInterface
 from webapp.core.timeutil import local
@@ -36,6 +37,7 @@ def _base_app(settings: Settings, kind: str, key_name: str, account_model: Any,
     app = Flask(f"hearth_{kind}", static_folder=str(CORE / "static"),
                 template_folder=str(CORE / "templates"))
     open_database(settings.layout)
+    audit_key()  # fail at start-up, in one line, without it: no entry could be recorded
     unlock_queue(settings.layout.queue, load_key(settings.layout, DATABASE_KEY))
     cookie = f"__Host-hearth_{kind}" if settings.behind_tls else f"hearth_{kind}"
     app.config.update(
@@ -146,6 +148,8 @@ def create_staff_app(settings: Settings) -> Flask:
     app.register_blueprint(account)
     app.register_blueprint(access)
     app.register_blueprint(notes)
+    from webapp.revisions.views import revisions  # a client's history of changes
+    app.register_blueprint(revisions)
     from webapp.portal.invite_views import portal_invites  # invite clients from their record
     app.register_blueprint(portal_invites)
     from webapp.admin import install as install_admin_console  # also /welcome/<token>

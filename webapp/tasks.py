@@ -29,7 +29,8 @@ from appliance import HearthError
 from appliance.storage import connect_raw, db
 
 # Modules whose import registers tasks; the consumer imports each one.
-TASK_MODULES = ["webapp.core.tasks", "webapp.mail.tasks"]
+TASK_MODULES = ["webapp.core.tasks", "webapp.mail.tasks", "webapp.audit.retention_tasks",
+                "webapp.audit.tasks"]
 
 
 class QueueLocked(HearthError):

@@ -215,10 +215,12 @@ def test_check_on_a_fresh_installation(layout: Layout) -> None:
     assert all(matches), lines
     names = [m["name"] for m in matches if m]
     assert names == ["key files", "database opens with the key", "database integrity",
-                     "disk space", "worker heartbeat", "business associate agreements"]
-    assert lines[-2] == "warn  worker heartbeat: the worker has never run"
-    assert lines[-1] == ("ok    business associate agreements: every configured service "
+                     "disk space", "worker heartbeat", "business associate agreements",
+                     "audit alerts"]
+    assert lines[-3] == "warn  worker heartbeat: the worker has never run"
+    assert lines[-2] == ("ok    business associate agreements: every configured service "
                          "has a current BAA")
+    assert lines[-1] == "ok    audit alerts: nothing needs attention"
     assert not any(line.startswith("fail") for line in lines)
 
     as_json = run_hearth(layout, "check", "--json")

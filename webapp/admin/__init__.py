@@ -53,6 +53,10 @@ def install(app: Flask) -> Admin:
                                     url="break-glass"))
     console.add_view(RegisterView(name="Business associates", endpoint="admin_register",
                                   url="business-associates"))
+    from webapp.admin.retention_views import RetentionView
+    console.add_view(RetentionView(name="Retention", endpoint="admin_retention", url="retention"))
+    from webapp.audit.views import AuditView
+    console.add_view(AuditView(name="Audit trail", endpoint="admin_audit", url="audit"))
     console.add_view(OutboxView(name="Outbox", endpoint="admin_outbox", url="outbox"))
     _declare_permission(app)
     # Runs before the before_request handlers (CSRF reads the body there).

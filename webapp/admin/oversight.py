@@ -13,6 +13,7 @@ from typing import Any
 
 from webapp.access.service import pending_reviews
 from webapp.admin.service import lacking_baa
+from webapp.audit.alerts import current_alerts
 from webapp.audit.service import record
 from webapp.core.models import StaffUser
 from webapp.core.signin import unlock_account
@@ -68,14 +69,17 @@ def outgoing_message(mail_id: int) -> OutgoingMail:
 class ConsoleWarning:
     message: str
     endpoint: str  # the console page where the admin deals with it
+    args: tuple[tuple[str, Any], ...] = ()  # that page's query string (ids and codes only)
 
 
 def dashboard_warnings(settings: Any) -> list[ConsoleWarning]:
     warnings = [ConsoleWarning(f"{entry.vendor} ({entry.service}) has no current business "
                                "associate agreement.", "admin_register.index")
                 for entry in lacking_baa(settings)]
+    alerts = current_alerts(settings.layout)  # webapp.audit.alerts: bursts, chain, break-glass
+    warnings += [ConsoleWarning(alert.message, alert.endpoint, alert.args) for alert in alerts]
     waiting = len(pending_reviews())
-    if waiting:
+    if waiting and not any(alert.kind == "break_glass" for alert in alerts):
         warnings.append(ConsoleWarning(
             f"{waiting} break-glass access{'es' if waiting > 1 else ''} waiting for review.",
             "admin_break_glass.index"))

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from webapp.access.service import AccessDenied, InvalidReason, pending_reviews, review_grant
 from webapp.admin import oversight
 from webapp.admin.forms import ConfirmForm, settings_form
+from webapp.audit import alerts as audit_alerts
 from webapp.audit.service import record
 from webapp.clients.models import Client
 from webapp.core import practice_settings, provisioning
@@ -66,8 +67,9 @@ class DashboardView(AdminIndexView):
 
     @expose("/")
     def index(self) -> Any:
-        warnings = oversight.dashboard_warnings(current_app.config["HEARTH_SETTINGS"])
-        return self.render("admin/dashboard.html", warnings=warnings)
+        settings = current_app.config["HEARTH_SETTINGS"]
+        return self.render("admin/dashboard.html", warnings=oversight.dashboard_warnings(settings),
+                           verification=audit_alerts.last_verification(settings.layout))
 
 
 class SettingsView(ConsoleView):
@@ -101,8 +103,9 @@ class SettingsView(ConsoleView):
 class LockoutsView(ConsoleView):
     @expose("/")
     def index(self) -> Any:
-        return self.render("admin/lockouts.html", accounts=oversight.locked_accounts(),
-                           form=ConfirmForm())
+        accounts = oversight.locked_accounts()
+        record("view", object_type="locked_accounts")  # portal usernames are often e-mails
+        return self.render("admin/lockouts.html", accounts=accounts, form=ConfirmForm())
 
     @expose("/<kind>/<int:account_id>/unlock", methods=("POST",))
     def unlock(self, kind: str, account_id: int) -> Response:

@@ -4,7 +4,8 @@
 
 The actor, role, source address and request id come from the request when
 there is one; background tasks pass `actor_kind="system"`. Entries hold ids and
-codes only. (The keyed hash chain over these entries is the audit issue's work.)
+codes only. Each entry is sealed into the keyed hash chain as it is written
+(webapp.audit.chain); without the audit key nothing is written and the caller fails.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 from flask import g, has_request_context, request
 from flask_login import current_user
 
-from appliance.storage import Prepared
-from webapp.audit.models import AuditEntry
+from webapp.audit import chain
 from webapp.core.timeutil import utcnow
 
 
@@ -21,7 +21,7 @@ def record(action: str, *, object_type: str = "", object_id: int | None = None,
            client_id: int | None = None, outcome: str = "success",
            actor_kind: str | None = None, actor_id: int | None = None,
            actor_role: str | None = None) -> int:
-    """Write one entry; returns its id."""
+    """Write one sealed entry; returns its id."""
     source_address = ""
     request_id = ""
     if has_request_context():
@@ -31,15 +31,12 @@ def record(action: str, *, object_type: str = "", object_id: int | None = None,
             actor_kind = current_user.actor_kind
             actor_id = current_user.id
             actor_role = ",".join(sorted(current_user.role_set))
-    cursor = _INSERT.execute(utcnow(), actor_kind or "anonymous", actor_id, actor_role or "",
-                             action, object_type, object_id, client_id, source_address,
-                             request_id, outcome, "")
-    return int(cursor.lastrowid)
+    # The mac covers the values as SQLite stores them: text as text, ids as integers.
+    return chain.append((
+        str(utcnow()), str(actor_kind or "anonymous"), _id(actor_id), str(actor_role or ""),
+        str(action), str(object_type), _id(object_id), _id(client_id), str(source_address),
+        str(request_id), str(outcome)))
 
 
-# Every request writes at least one entry: compile the INSERT once per process.
-_INSERT = Prepared(lambda *values: AuditEntry.insert(dict(zip(
-    [AuditEntry.occurred_at, AuditEntry.actor_kind, AuditEntry.actor_id, AuditEntry.actor_role,
-     AuditEntry.action, AuditEntry.object_type, AuditEntry.object_id, AuditEntry.client_id,
-     AuditEntry.source_address, AuditEntry.request_id, AuditEntry.outcome, AuditEntry.mac],
-    values, strict=True))))
+def _id(value: int | None) -> int | None:
+    return None if value is None else int(value)

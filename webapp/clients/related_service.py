@@ -187,10 +187,12 @@ def assign_clinician(user: Any, client_id: int, clinician_id: int,
 def unassign_clinician(user: Any, client_id: int, clinician_id: int) -> None:
     _allowed(user, "clients.edit", client_id)
     with db.atomic():
-        deleted = ClinicianAssignment.delete().where(
+        assignment = ClinicianAssignment.get_or_none(
             (ClinicianAssignment.client == client_id)
-            & (ClinicianAssignment.clinician == clinician_id)).execute()
-        if not deleted:
+            & (ClinicianAssignment.clinician == clinician_id))
+        if assignment is None:
             raise InvalidClient({"clinician": "That clinician is not assigned to this client."})
-        record("unassign", object_type="clinician_assignment", object_id=clinician_id,
+        assignment.delete_instance()
+        # The entry names the assignment (as "assign" did), not the clinician.
+        record("unassign", object_type="clinician_assignment", object_id=assignment.id,
                client_id=client_id)

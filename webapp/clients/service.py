@@ -42,6 +42,7 @@ from webapp.clients.validation import (  # noqa: F401 (the rules are part of thi
 )
 from webapp.core.models import StaffUser
 from webapp.core.timeutil import utcnow
+from webapp.revisions.service import record_revision, snapshot_of
 
 PAGE_SIZE = 50
 ADULT_AGE = 18
@@ -250,6 +251,7 @@ def create_client(user: Any, values: dict[str, Any], today: date,
         client.sort_name = sort_name_for(client)
         client.save()
         record("create", object_type="client", object_id=client.id, client_id=client.id)
+        record_revision(client, user)
         if user.role_set & {"clinician", "supervisor"} and not sees_all_clients(user):
             assignment = ClinicianAssignment.create(client=client, clinician=user.id,
                                                     is_primary=True)
@@ -269,6 +271,7 @@ def update_client(user: Any, client_id: int, values: dict[str, Any], today: date
                                           clean["date_of_birth"], exclude=client.id)
             if matches:
                 raise PossibleDuplicate(matches)
+        before = snapshot_of(client)
         for name, value in clean.items():
             setattr(client, name, value)
         client.search_text = search_text_for(client)
@@ -276,6 +279,7 @@ def update_client(user: Any, client_id: int, values: dict[str, Any], today: date
         client.updated_at = utcnow()
         client.save()
         record("update", object_type="client", object_id=client.id, client_id=client.id)
+        record_revision(client, user, before)
     return client
 
 
@@ -291,10 +295,12 @@ def discharge_client(user: Any, client_id: int, on: date, reason: str) -> Client
         client = get_client(user, client_id, audit=False)
         if client.status == "discharged":
             raise InvalidClient({"status": "This client is already discharged."})
+        before = snapshot_of(client)
         client.status, client.discharged_on, client.discharge_reason = "discharged", on, reason
         client.updated_at = utcnow()
         client.save()
         record("discharge", object_type="client", object_id=client.id, client_id=client.id)
+        record_revision(client, user, before)
     return client
 
 
@@ -305,8 +311,10 @@ def reactivate_client(user: Any, client_id: int) -> Client:
         client = get_client(user, client_id, audit=False)
         if client.status == "active":
             raise InvalidClient({"status": "This client is already active."})
+        before = snapshot_of(client)
         client.status, client.discharged_on, client.discharge_reason = "active", None, ""
         client.updated_at = utcnow()
         client.save()
         record("reactivate", object_type="client", object_id=client.id, client_id=client.id)
+        record_revision(client, user, before)
     return client

@@ -81,7 +81,9 @@ def _confirmed(client_id: int, change: Callable[[], object], done: str) -> Respo
 
 
 def _load(client_id: int) -> Any:
-    return service.get_client(current_user, client_id)
+    """The client for a form page: the GET shows the record (a read, audited); the POST's
+    own change is its entry, so a saved form does not also count as a view."""
+    return service.get_client(current_user, client_id, audit=request.method == "GET")
 
 
 SEARCH_KEY = "client_search"

@@ -26,6 +26,7 @@ _MATRIX = {
     "break_glass.open":     (1,     1,         1,          0,      0),
     "break_glass.review":   (1,     0,         1,          0,      0),
     "admin.console":        (1,     0,         0,          0,      0),
+    "audit.view":           (1,     0,         0,          0,      0),  # trail, reports
 }
 
 # Roles whose work spans every client's demographics (schedule, billing, system).

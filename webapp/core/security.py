@@ -83,7 +83,10 @@ def deny_by_default() -> Response | None:
     if permission != SIGNED_IN and not current_user.can(permission):
         from webapp.audit.service import record
 
-        record("permission_denied", object_type="endpoint", outcome="denied")
+        # A refused URL about a client (/clients/<id>/...) counts in that client's trail.
+        client_id = (request.view_args or {}).get("client_id")
+        record("permission_denied", object_type="endpoint", outcome="denied",
+               client_id=client_id if isinstance(client_id, int) else None)
         abort(403)
     return None
 

@@ -150,7 +150,7 @@ def attempt_code(settings: Settings, app: str, account_model: Any, account_id: i
             if recovery:
                 record("mfa", object_type=kind, object_id=account.id,
                        outcome="recovery_code_used", actor_kind=account.actor_kind,
-                       actor_id=account.id)
+                       actor_id=account.id, actor_role=",".join(sorted(account.role_set)))
             record("login", object_type=kind, object_id=account.id,
                    actor_kind=account.actor_kind, actor_id=account.id,
                    actor_role=",".join(sorted(account.role_set)))

@@ -78,6 +78,7 @@ def new(client_id: int) -> Any:
     form = NoteForm()
     if request.method == "GET":
         form.session_date.data = _today()
+        clients_service.get_client(current_user, client_id)  # the form names the client
     if _form_ok(form, client.date_of_birth):
         try:
             note = service.create_note(current_user, client_id, form.data, _today())

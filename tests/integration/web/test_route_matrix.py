@@ -74,6 +74,7 @@ STAFF_EXPECTED: dict[str, frozenset[str] | str] = {
     "clients.reactivate": BREAK_GLASS,
     "clients.policy": EVERYONE,  # insurance: billers too
     "clients.remove_policy": EVERYONE,
+    "revisions.client_history": EVERYONE,  # scoped like the client page
     "portal_invites.show": EDITORS,
     "portal_invites.invite": EDITORS,
     "portal_invites.revoke": EDITORS,
@@ -107,6 +108,19 @@ STAFF_EXPECTED: dict[str, frozenset[str] | str] = {
     "admin_register.edit": ADMIN,
     "admin_register.upload": ADMIN,
     "admin_register.download": ADMIN,
+    "admin_retention.index": ADMIN,
+    "admin_retention.save_policies": ADMIN,
+    "admin_retention.run_now": ADMIN,
+    "admin_retention.review": ADMIN,
+    "admin_retention.destroy": ADMIN,
+    "admin_audit.index": ADMIN,  # the audit trail and its reports (audit.view)
+    "admin_audit.export_csv": ADMIN,
+    "admin_audit.export_json": ADMIN,
+    "admin_audit.find_client": ADMIN,
+    "admin_audit.access_report": ADMIN,
+    "admin_audit.access_report_csv": ADMIN,
+    "admin_audit.disclosures": ADMIN,
+    "admin_audit.disclosures_csv": ADMIN,
     "admin_outbox.index": ADMIN,
     "admin_outbox.show": ADMIN,
 }

@@ -94,7 +94,8 @@ def attempt_sign_in(settings: Settings, app: str, account_model: Any, username: 
         count_address_failure(settings, app, address, now)
         if account is not None and not locked:
             count_account_failure(settings, account_model, account, now)
-        record("login_failed", object_type="account",
+        # staff_account / client_account: the two kinds' ids overlap.
+        record("login_failed", object_type=f"{account_model.actor_kind}_account",
                object_id=account.id if account else None,
                outcome="locked" if locked else "failure", actor_kind="anonymous")
     return Outcome(None, REFUSED)
@@ -136,7 +137,8 @@ def attempt_code(settings: Settings, app: str, account_model: Any, account_id: i
     account = account_model.get_or_none(account_model.id == account_id)
     if account is None or not account.is_active or not account.mfa_secret \
             or is_locked(account, now):
-        record("mfa", object_type="account", object_id=account_id, outcome="denied",
+        record("mfa", object_type=f"{account_model.actor_kind}_account", object_id=account_id,
+               outcome="denied",
                actor_kind="anonymous")
         return Outcome(None, REFUSED, ended=True)
     accepted = mfa.accept_code(account_model, account, code)

@@ -26,7 +26,12 @@ class ClientAccount(UserMixin, BaseModel):
     guardian = peewee.ForeignKeyField(Guardian, null=True, on_delete="SET NULL")
 
     actor_kind = "client"
-    role_set = frozenset({"client"})
+    guardian_id: int | None
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        """A guardian signing in for minors is "guardian", so the audit trail tells them apart."""
+        return frozenset({"guardian"}) if self.guardian_id else frozenset({"client"})
 
     def can(self, permission: str) -> bool:
         return False  # portal views declare `signed_in` and scope to the client

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -32,14 +31,6 @@ from webapp.portal.models import ClientAccount
 
 NON_ADMIN_ROLES = ["clinician", "biller", "front_desk", "supervisor"]
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_practice_settings() -> Iterator[None]:
-    """Settings are cached per process: never let one test's values reach the next."""
-    practice_settings.forget_cache()
-    yield
-    practice_settings.forget_cache()
 
 
 @pytest.fixture

@@ -49,7 +49,8 @@ ACTIONS = {
     # staff and portal sign-in (the object is the account; client_id none)
     ("login", "staff_account"): "a staff member signs in (after the code when enrolled)",
     ("login", "client_account"): "a client or guardian signs in to the portal",
-    ("login_failed", "account"): "a wrong password or unknown name (anonymous actor)",
+    ("login_failed", "staff_account"): "a wrong password or unknown name (anonymous actor)",
+    ("login_failed", "client_account"): "the same at the portal",
     ("login_throttled", "address"): "an address over its failure limit (anonymous)",
     ("lockout", "staff_account"): "the failure that locks an account (anonymous)",
     ("lockout", "client_account"): "the same for a portal account",
@@ -58,9 +59,9 @@ ACTIONS = {
     ("logout", "staff_account"): "signing out",
     ("logout", "client_account"): "signing out of the portal",
     ("logout", "all_sessions"): "sign out everywhere",
-    ("mfa", "account"): "a code for a pending sign-in that cannot go on (denied)",
     ("mfa", "staff_account"): "enrolled, enrolment_failure, failure, recovery_code_used, "
-                              "recovery_codes_issued, reset (own or by an admin)",
+                              "recovery_codes_issued, reset (own or by an admin), or "
+                              "denied: a code for a pending sign-in that cannot go on",
     ("mfa", "client_account"): "the same for portal accounts",
     ("reauth", "staff_account"): "a wrong password or code before an account change",
     ("reauth", "client_account"): "the same in the portal",
@@ -262,9 +263,9 @@ def test_sign_in_steps_and_account_changes_each_write_their_entry(staff_app: Fla
                                                 "password": password})
 
     trail.expect(password_step("wrong password here"), ANONYMOUS,
-                 Entry("login_failed", "account", user.id, outcome="failure"))
+                 Entry("login_failed", "staff_account", user.id, outcome="failure"))
     trail.expect(password_step(name="nobody"), ANONYMOUS,
-                 Entry("login_failed", "account", None, outcome="failure"))
+                 Entry("login_failed", "staff_account", None, outcome="failure"))
     trail.expect(password_step(), ANONYMOUS)  # the password is right: the code is owed
     trail.expect(post(web, "/login/code", {"code": "000000"}, "/login/code"), ANONYMOUS,
                  Entry("mfa", "staff_account", user.id, outcome="failure"))
@@ -331,11 +332,13 @@ def test_lockout_and_the_admins_unlock(staff_app: Flask) -> None:
                                         "password": "not the password at all"})
 
     for _ in range(9):
-        trail.expect(wrong, ANONYMOUS, Entry("login_failed", "account", user.id,
+        trail.expect(wrong, ANONYMOUS, Entry("login_failed", "staff_account", user.id,
                                              outcome="failure"))
-    trail.expect(wrong, ANONYMOUS, Entry("login_failed", "account", user.id, outcome="failure"),
+    trail.expect(wrong, ANONYMOUS,
+                 Entry("login_failed", "staff_account", user.id, outcome="failure"),
                  Entry("lockout", "staff_account", user.id, outcome="denied"))
-    trail.expect(wrong, ANONYMOUS, Entry("login_failed", "account", user.id, outcome="locked"))
+    trail.expect(wrong, ANONYMOUS,
+                 Entry("login_failed", "staff_account", user.id, outcome="locked"))
 
     console = browser(staff_app, "root")
     trail.expect(get(console, "/admin/lockouts/"), staff(admin),

@@ -188,6 +188,7 @@ def test_a_guardian_switches_between_linked_minors(portal_client: FlaskClient,
         assert "Mateo Reyes" in page and "01/20/2015" in page and "09/09/2012" not in page
     viewed = audit_entries(action="view", actor_kind="client")
     assert viewed[-1].client_id == family["younger"]
+    assert viewed[-1].actor_role == "guardian"  # the trail tells a parent from the client
     assert choose(portal_client, family["older"]).status_code == 302
     assert "Lucia Reyes" in words_of(portal_client.get("/"))
     assert choose(portal_client, family["stranger"]).status_code == 403

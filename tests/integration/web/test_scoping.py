@@ -207,6 +207,10 @@ def test_an_admin_sees_demographics_and_no_clinical_content_without_break_glass(
     assert response.status_code == 403 and "Ada's signed note." not in text_of(response)
     assert 'name="reason"' in response.get_data(as_text=True)
     assert root.get(f"/clients/{team.a1}/notes/new").status_code == 403  # never writes notes
+    report = f"/admin/audit/clients/{team.a1}/access"
+    assert report in text_of(page)  # the admin reaches the client's access report from here
+    assert root.get(report).status_code == 200
+    assert report not in text_of(team.browser("ada").get(f"/clients/{team.a1}"))
 
 
 def test_a_clinician_who_adds_a_client_has_them_on_their_caseload(team: Team) -> None:

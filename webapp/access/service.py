@@ -105,17 +105,17 @@ def on_caseload(client_id: Any, clinician_id: Any, supervisor_id: Any) -> Any:
            | ClinicianAssignment.clinician.in_(supervisees))))
 
 
-# How many assignments a caseload (with supervisees') holds: read from the index alone.
-_CASELOAD_SIZE = Prepared(lambda clinician_id, supervisor_id: ClinicianAssignment.select(
-    fn.COUNT(SQL("*"))).where(
-    (ClinicianAssignment.clinician == clinician_id)
-    | ClinicianAssignment.clinician.in_(Supervision.select(Supervision.supervisee).where(
-        Supervision.supervisor == supervisor_id))).tuples())
+# Whether a caseload (with supervisees') holds more than `limit` assignments: an
+# OFFSET probe on the index stops at limit + 1 rows instead of counting thousands.
+_CASELOAD_BEYOND = Prepared(lambda clinician_id, supervisor_id, one, limit: (
+    ClinicianAssignment.select(SQL("1")).where(
+        (ClinicianAssignment.clinician == clinician_id)
+        | ClinicianAssignment.clinician.in_(Supervision.select(Supervision.supervisee).where(
+            Supervision.supervisor == supervisor_id))).limit(one).offset(limit).tuples()))
 
 
-def caseload_size(user: Any) -> int:
-    row = _CASELOAD_SIZE.first(user.id, supervisor_key(user))
-    return int(row[0]) if row else 0
+def caseload_exceeds(user: Any, limit: int) -> bool:
+    return _CASELOAD_BEYOND.first(user.id, supervisor_key(user), 1, limit) is not None
 
 
 def caseload_query(user: Any) -> Any:

@@ -19,8 +19,8 @@ from appliance.storage import Prepared, db
 from webapp.access.service import (
     Access,
     access_to,
+    caseload_exceeds,
     caseload_ids,
-    caseload_size,
     on_caseload,
     require_access,
     require_permission,
@@ -139,7 +139,7 @@ def search_clients(user: Any, query: str = "", status: str = "active",
         select = select.where(Client.id.in_(matching))
     rows: list[dict[str, Any]]
     if not query and status != "all" and scoped:
-        prepared = _LARGE_CASELOAD_PAGE if caseload_size(user) > LARGE_CASELOAD else \
+        prepared = _LARGE_CASELOAD_PAGE if caseload_exceeds(user, LARGE_CASELOAD) else \
             _CASELOAD_PAGE
         rows = list(prepared.run(status, user.id, supervisor_key(user), PAGE_SIZE + 1,
                                  (page - 1) * PAGE_SIZE))

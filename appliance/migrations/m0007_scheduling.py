@@ -60,8 +60,8 @@ STATEMENTS = [
     'CREATE UNIQUE INDEX "series_exception_series_id_occurrence_index" ON '
     '"series_exception" ("series_id", "occurrence_index")',
     'CREATE TABLE "working_hours" ("id" INTEGER NOT NULL PRIMARY KEY, "clinician_id" '
-    'INTEGER NOT NULL, "weekday" INTEGER NOT NULL, "starts" TIME NOT NULL, "ends" '
-    'TIME NOT NULL, FOREIGN KEY ("clinician_id") REFERENCES "staff_user" ("id") ON '
+    'INTEGER NOT NULL, "weekday" INTEGER NOT NULL, "starts" VARCHAR(5) NOT NULL, '
+    '"ends" VARCHAR(5) NOT NULL, FOREIGN KEY ("clinician_id") REFERENCES "staff_user" ("id") ON '
     'DELETE CASCADE)',
     'CREATE INDEX "working_hours_clinician_id_weekday" ON "working_hours" '
     '("clinician_id", "weekday")',

@@ -61,6 +61,8 @@ class Room(BaseModel):
 class Series(BaseModel):
     """A recurring appointment: an RRULE (without COUNT) from a local first start."""
 
+    clinician_id: int
+
     clinician = peewee.ForeignKeyField(StaffUser, backref="series", on_delete="RESTRICT")
     rrule = peewee.CharField(max_length=200)  # e.g. "FREQ=WEEKLY;INTERVAL=2"
     starts_local = peewee.DateTimeField()  # wall-clock time in `timezone`
@@ -136,13 +138,14 @@ class SeriesException(BaseModel):
 
 
 class WorkingHours(BaseModel):
-    """When a clinician sees clients on a weekday (0 Monday), in local time."""
+    """When a clinician sees clients on a weekday (0 Monday), in local time "HH:MM"
+    (text: the database driver has no adapter for a bare time of day)."""
 
     clinician = peewee.ForeignKeyField(StaffUser, backref="working_hours",
                                        on_delete="CASCADE", index=False)
     weekday = peewee.SmallIntegerField()
-    starts = peewee.TimeField()
-    ends = peewee.TimeField()
+    starts = peewee.CharField(max_length=5)
+    ends = peewee.CharField(max_length=5)
 
     class Meta:
         indexes = ((("clinician", "weekday"), False),)
@@ -163,6 +166,7 @@ class WaitlistEntry(BaseModel):
     """A client who wants a slot (with anyone, or with one clinician)."""
 
     client_id: int
+    client_name: str  # set by the waitlist service for the pages; not a column
 
     client = peewee.ForeignKeyField(Client, backref="waitlist_entries", on_delete="CASCADE")
     clinician = peewee.ForeignKeyField(StaffUser, null=True, backref="waitlist_entries",

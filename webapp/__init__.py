@@ -148,6 +148,8 @@ def create_staff_app(settings: Settings) -> Flask:
     app.register_blueprint(account)
     app.register_blueprint(access)
     app.register_blueprint(notes)
+    from webapp.scheduling.views import scheduling  # calendars and appointments
+    app.register_blueprint(scheduling)
     from webapp.revisions.views import revisions  # a client's history of changes
     app.register_blueprint(revisions)
     from webapp.portal.invite_views import portal_invites  # invite clients from their record

@@ -27,6 +27,7 @@ from webapp.mail.models import OutgoingMail
 from webapp.notes.models import ClinicalNote
 from webapp.portal.models import ClientAccount, PortalInvitation, PortalLink
 from webapp.revisions.models import Revision
+from webapp.scheduling.models import MODELS as SCHEDULING_MODELS
 
 ALL_MODELS = [
     StaffUser,
@@ -56,4 +57,5 @@ ALL_MODELS = [
     DestructionRecord,
     RetentionRun,
     Revision,
+    *SCHEDULING_MODELS,
 ]

@@ -169,6 +169,22 @@ def seed_version_5(database: HearthDatabase) -> dict[str, str]:
     return expected_search
 
 
+def seed_version_6(database: HearthDatabase) -> dict[str, str]:
+    """Version 5's rows with a sealed-looking audit entry, a retention policy and a
+    revision; no scheduling tables yet (version 7 adds them, empty)."""
+    expected_search = seed_version_5(database)
+    database.execute_sql('UPDATE "audit_entry" SET "mac" = ?', ("ab" * 32,))
+    staff_id = database.execute_sql('SELECT min("id") FROM "staff_user"').fetchone()[0]
+    client_id = database.execute_sql('SELECT min("id") FROM "client"').fetchone()[0]
+    insert(database, "retention_policy", kind="clinical_record", years=7,
+           override_reason="State law", updated_at=NOW, updated_by_id=staff_id)
+    insert(database, "revision", object_type="client", object_id=client_id, version=1,
+           actor_kind="staff", actor_id=staff_id, created_at=NOW, snapshot="{}",
+           changes="{}", content_hash="0" * 64)
+    insert(database, "retention_run", started_at=NOW, finished_at=NOW, summary="{}")
+    return expected_search
+
+
 SEEDERS: dict[int, Callable[[HearthDatabase], dict[str, str]]] = {
     0: seed_version_0,
     1: seed_version_1,
@@ -176,6 +192,7 @@ SEEDERS: dict[int, Callable[[HearthDatabase], dict[str, str]]] = {
     3: seed_version_3,
     4: seed_version_4,
     5: seed_version_5,
+    6: seed_version_6,
 }
 
 # What version 3's sort name must be for some of the seeded clients.

@@ -27,6 +27,10 @@ _MATRIX = {
     "break_glass.review":   (1,     0,         1,          0,      0),
     "admin.console":        (1,     0,         0,          0,      0),
     "audit.view":           (1,     0,         0,          0,      0),  # trail, reports
+    # clinicians their own calendar (supervisors also their supervisees'); the others
+    # every clinician's, without clinical content (webapp.scheduling.service)
+    "schedule.view":        (1,     1,         1,          1,      1),
+    "schedule.edit":        (1,     1,         1,          0,      1),
 }
 
 # Roles whose work spans every client's demographics (schedule, billing, system).

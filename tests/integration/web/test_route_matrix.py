@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -34,6 +34,7 @@ from webapp.core.timeutil import utcnow
 from webapp.mail.models import OutgoingMail
 from webapp.notes.models import ClinicalNote
 from webapp.portal.models import PortalInvitation
+from webapp.scheduling.models import Appointment, AppointmentClient, AppointmentType, WaitlistEntry
 
 STAFF_ROLES = ("admin", "clinician", "supervisor", "biller", "front_desk")
 PUBLIC = "public"  # anyone, signed in or not
@@ -84,6 +85,16 @@ STAFF_EXPECTED: dict[str, frozenset[str] | str] = {
     "notes.edit": frozenset({"clinician"}),  # the author only: the supervisor is refused
     "notes.sign": frozenset({"clinician"}),
     "access.open_break_glass": BREAK_GLASS,
+    # calendars: every staff role reads them (clinicians their own); billers change nothing
+    "scheduling.desk": EVERYONE,
+    "scheduling.day": EVERYONE,
+    "scheduling.week": EVERYONE,
+    "scheduling.new": EDITORS,
+    "scheduling.edit": EDITORS,
+    "scheduling.status": EDITORS,
+    "scheduling.cancel": EDITORS,
+    "scheduling.waitlist_page": EDITORS,
+    "scheduling.offer": EDITORS,
     # the admin console
     "admin.index": ADMIN,
     "admin.static": ADMIN,
@@ -189,6 +200,9 @@ class World:
                               else self.staff_invitation),
             "token": lambda: "not-a-real-token",
             "filename": lambda: "nothing-here.css",
+            "calendar_id": lambda: self.users["clinician"].id,
+            "appointment_id": self.appointment,
+            "waitlist_id": lambda: WaitlistEntry.create(client=self.client.id).id,
         }
         if name not in makers:
             pytest.fail(f"no sample value for <{name}> (route {endpoint}): add one to World")
@@ -198,6 +212,16 @@ class World:
     def note(self) -> int:
         return int(ClinicalNote.create(client=self.client.id, author=self.users["clinician"].id,
                                        session_date=date(2026, 11, 20), body="Seen.").id)
+
+    def appointment(self) -> int:
+        """An hour on the clinician's calendar with the client, a fresh one each time."""
+        kind, _ = AppointmentType.get_or_create(name="Route matrix session")
+        start = datetime(2026, 11, 20, 14) + timedelta(hours=Appointment.select().count())
+        appointment = Appointment.create(clinician=self.users["clinician"].id,
+                                         appointment_type=kind.id, starts_at=start,
+                                         ends_at=start + timedelta(minutes=50))
+        AppointmentClient.create(appointment=appointment.id, client=self.client.id)
+        return int(appointment.id)
 
     def second_clinician(self) -> int:
         other = make_staff(f"second{StaffUser.select().count()}", ["clinician"])

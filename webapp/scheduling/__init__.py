@@ -1,0 +1,1 @@
+"""Scheduling: appointments, series, availability, waitlist."""

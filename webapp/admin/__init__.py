@@ -57,6 +57,9 @@ def install(app: Flask) -> Admin:
     console.add_view(RetentionView(name="Retention", endpoint="admin_retention", url="retention"))
     from webapp.audit.views import AuditView
     console.add_view(AuditView(name="Audit trail", endpoint="admin_audit", url="audit"))
+    from webapp.scheduling.setup_views import SchedulingSetupView
+    console.add_view(SchedulingSetupView(name="Scheduling", endpoint="admin_scheduling",
+                                         url="scheduling"))
     console.add_view(OutboxView(name="Outbox", endpoint="admin_outbox", url="outbox"))
     _declare_permission(app)
     # Runs before the before_request handlers (CSRF reads the body there).

@@ -60,3 +60,33 @@ class CancelForm(FlaskForm):
 
 class OfferForm(FlaskForm):
     """A POST-only button: the slot was offered to this waitlist entry."""
+
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class WorkingHoursForm(FlaskForm):
+    """From and to for each weekday, "HH:MM" in the practice's time; both empty: not working.
+    Fields `day0_from`, `day0_to` ... `day6_to` are added below."""
+
+
+for _index, _name in enumerate(WEEKDAY_NAMES):
+    setattr(WorkingHoursForm, f"day{_index}_from", StringField(f"{_name} from", [Length(max=5)]))
+    setattr(WorkingHoursForm, f"day{_index}_to", StringField(f"{_name} to", [Length(max=5)]))
+
+
+class TimeOffForm(FlaskForm):
+    starts_on = DateField("From (date)", [InputRequired()])
+    starts_time = TimeField("From (time)", [Optional()],
+                            description="Empty: from the start of the day.")
+    ends_on = DateField("To (date)", [InputRequired()])
+    ends_time = TimeField("To (time)", [Optional()], description="Empty: to the end of the day.")
+    reason = StringField("Reason", [Length(max=200)], description="Seen by schedulers.")
+
+
+class WaitlistForm(FlaskForm):
+    client_id = SelectField("Client", coerce=int, choices=[])
+    clinician_id = SelectField("With", coerce=int, choices=[])
+    preferences = StringField("Preferred days and times", [Length(max=200)],
+                              description="e.g. Tue/Thu mornings; a weekday named here "
+                                          "puts the client first when that day opens.")

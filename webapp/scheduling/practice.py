@@ -106,6 +106,28 @@ def add_room(user: Any, name: str) -> Room:
     return room
 
 
+def update_room(user: Any, room_id: int, name: str | None = None,
+                active: bool | None = None) -> Room:
+    """Rename a room, or take it out of (or back into) use; its bookings stay."""
+    require_permission(user, "admin.console")
+    room = Room.get_or_none(Room.id == room_id)
+    if room is None:
+        raise LookupError(room_id)
+    with db.atomic():
+        if name is not None:
+            name = " ".join(name.split())
+            if not 1 <= len(name) <= 80:
+                raise InvalidSetup({"name": "Give the room a name (80 characters at most)."})
+            if Room.select().where((Room.name == name) & (Room.id != room_id)).exists():
+                raise InvalidSetup({"name": "There is already a room with that name."})
+            room.name = name
+        if active is not None:
+            room.active = active
+        room.save()
+        record("update", object_type="room", object_id=room.id)
+    return room
+
+
 def set_working_hours(user: Any, clinician_id: int,
                       hours: list[tuple[int, time, time]]) -> list[WorkingHours]:
     """Replace a clinician's weekly hours: (weekday 0 Monday, from, to) in local time."""

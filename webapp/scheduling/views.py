@@ -3,7 +3,7 @@ status changes, cancellation (with the waitlist's matches) and the waitlist."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -17,11 +17,20 @@ from webapp.access.views import install_refusals, refuse
 from webapp.clients.models import Client
 from webapp.core.permissions import requires
 from webapp.core.timeutil import today_in
-from webapp.scheduling import calendar, service, waitlist
-from webapp.scheduling.forms import AppointmentForm, CancelForm, OfferForm, StatusForm
-from webapp.scheduling.models import STATUS_LABELS, AppointmentType, Room
-from webapp.scheduling.recurrence import to_local
-from webapp.scheduling.scope import shows_clinical
+from webapp.scheduling import calendar, practice, service, waitlist
+from webapp.scheduling.forms import (
+    WEEKDAY_NAMES,
+    AppointmentForm,
+    CancelForm,
+    OfferForm,
+    StatusForm,
+    TimeOffForm,
+    WaitlistForm,
+    WorkingHoursForm,
+)
+from webapp.scheduling.models import STATUS_LABELS, AppointmentType, Room, TimeOff, WorkingHours
+from webapp.scheduling.recurrence import InvalidTime, to_local, to_utc
+from webapp.scheduling.scope import require_calendar, shows_clinical
 
 scheduling = Blueprint("scheduling", __name__, url_prefix="/schedule",
                        template_folder="templates")
@@ -234,3 +243,122 @@ def offer(waitlist_id: int) -> Response:
         except LookupError:
             abort(404)
     return redirect(url_for("scheduling.waitlist_page"))
+
+
+# -- availability: a clinician's working hours and time off ---------------------------
+
+def _hours_form(calendar_id: int) -> WorkingHoursForm:
+    current = {row.weekday: row for row in
+               WorkingHours.select().where(WorkingHours.clinician == calendar_id)}
+    data = {}
+    for weekday, row in current.items():
+        data[f"day{weekday}_from"], data[f"day{weekday}_to"] = row.starts, row.ends
+    return WorkingHoursForm(data=data)
+
+
+def _parse_hours(form: WorkingHoursForm) -> list[tuple[int, time, time]] | None:
+    """The submitted hours, or None with a message per bad day on the form."""
+    hours, bad = [], False
+    for weekday, name in enumerate(WEEKDAY_NAMES):
+        start_field = getattr(form, f"day{weekday}_from")
+        end_field = getattr(form, f"day{weekday}_to")
+        raw = ((start_field.data or "").strip(), (end_field.data or "").strip())
+        if raw == ("", ""):
+            continue
+        try:
+            starts, ends = (time.fromisoformat(value) for value in raw)
+        except ValueError:
+            start_field.errors = [f"{name}: give both times as HH:MM (24-hour), "
+                                  "or leave both empty."]
+            bad = True
+            continue
+        if not starts < ends:
+            start_field.errors = [f"{name}: the hours start before they end."]
+            bad = True
+            continue
+        hours.append((weekday, starts, ends))
+    return None if bad else hours
+
+
+def _availability_page(calendar_id: int, hours_form: WorkingHoursForm,
+                       time_off_form: TimeOffForm, status: int = 200) -> Any:
+    leave = list(TimeOff.select().where(
+        (TimeOff.clinician == calendar_id)
+        & (TimeOff.ends_at >= datetime.combine(today_in(_timezone()), time())))
+        .order_by(TimeOff.starts_at))
+    shown = [(to_local(row.starts_at, _timezone()), to_local(row.ends_at, _timezone()),
+              row.reason) for row in leave]
+    return render_template("scheduling/availability.html", clinician=_clinician(calendar_id),
+                           hours_form=hours_form, time_off_form=time_off_form, leave=shown,
+                           weekdays=list(enumerate(WEEKDAY_NAMES))), status
+
+
+@scheduling.route("/clinicians/<int:calendar_id>/hours", methods=["GET", "POST"])
+@requires("schedule.edit")
+def hours(calendar_id: int) -> Any:
+    require_calendar(current_user, calendar_id, edit=True)
+    form = _hours_form(calendar_id) if request.method == "GET" else WorkingHoursForm()
+    if form.validate_on_submit():
+        parsed = _parse_hours(form)
+        if parsed is not None:
+            try:
+                practice.set_working_hours(current_user, calendar_id, parsed)
+            except practice.InvalidSetup as exc:
+                flash(str(exc), "error")
+            else:
+                flash("Working hours saved.", "success")
+                return redirect(url_for("scheduling.hours", calendar_id=calendar_id))
+    status = 422 if request.method == "POST" else 200
+    return _availability_page(calendar_id, form, TimeOffForm(formdata=None), status)
+
+
+@scheduling.post("/clinicians/<int:calendar_id>/time-off")
+@requires("schedule.edit")
+def time_off(calendar_id: int) -> Any:
+    require_calendar(current_user, calendar_id, edit=True)
+    form = TimeOffForm()
+    if form.validate_on_submit():
+        starts = datetime.combine(form.starts_on.data, form.starts_time.data or time())
+        ends = (datetime.combine(form.ends_on.data, form.ends_time.data)
+                if form.ends_time.data
+                else datetime.combine(form.ends_on.data + timedelta(days=1), time()))
+        try:
+            practice.add_time_off(current_user, calendar_id, to_utc(starts, _timezone()),
+                                  to_utc(ends, _timezone()), form.reason.data or "")
+        except InvalidTime as exc:
+            form.starts_time.errors = [str(exc)]
+        except practice.InvalidSetup as exc:
+            form.ends_on.errors = list(exc.errors.values())
+        else:
+            flash("Time off added.", "success")
+            return redirect(url_for("scheduling.hours", calendar_id=calendar_id))
+    return _availability_page(calendar_id, _hours_form(calendar_id), form, 422)
+
+
+# -- the waitlist: adding a client ----------------------------------------------------
+
+@scheduling.route("/waitlist/new", methods=["GET", "POST"])
+@requires("schedule.edit")
+def waitlist_new() -> Any:
+    form = WaitlistForm()
+    clients = Client.select(Client.id, Client.preferred_name, Client.legal_first_name,
+                            Client.legal_last_name).where(Client.status == "active")
+    if not sees_all_clients(current_user):
+        clients = clients.where(Client.id.in_(caseload_query(current_user)))
+    form.client_id.choices = [(c.id, c.display_name) for c in
+                              clients.order_by(Client.sort_name, Client.id).limit(1000)]
+    form.clinician_id.choices = [(0, "Any clinician")] + [
+        (p.id, p.display_name if hasattr(p, "display_name") else p.full_name)
+        for p in calendar.clinicians_for(current_user)]
+    if form.validate_on_submit():
+        try:
+            waitlist.add_to_waitlist(current_user, form.client_id.data,
+                                     form.clinician_id.data or None,
+                                     form.preferences.data or "")
+        except waitlist.InvalidWaitlistEntry as exc:
+            form.preferences.errors = [str(exc)]
+        else:
+            flash("Added to the waitlist.", "success")
+            return redirect(url_for("scheduling.waitlist_page"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("scheduling/waitlist_new.html", form=form), status

@@ -28,6 +28,7 @@ from webapp.core.models import PracticeSetting, StaffInvitation, StaffUser
 from webapp.core.timeutil import utcnow
 from webapp.mail.models import OutgoingMail
 from webapp.portal.models import ClientAccount
+from webapp.scheduling.models import AppointmentType, Room
 
 NON_ADMIN_ROLES = ["clinician", "biller", "front_desk", "supervisor"]
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -57,7 +58,9 @@ def some_of_everything() -> dict[str, int]:
     return {"user_id": staff.id, "entry_id": entry.id, "document_id": document.id,
             "mail_id": mail.id, "invitation_id": invitation.id, "grant_id": grant.id,
             "account_id": staff.id, "kind": "staff",  # type: ignore[dict-item]
-            "client_id": client.id}
+            "client_id": client.id,
+            "type_id": AppointmentType.get_or_create(name="Console session")[0].id,
+            "room_id": Room.get_or_create(name="Console room")[0].id}
 
 
 def console_urls(app: Flask, ids: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -126,6 +126,7 @@ ACTIONS = {
     ("create", "appointment_type"): "the practice adds a type",
     ("update", "appointment_type"): "a type changed",
     ("create", "room"): "a room added",
+    ("update", "room"): "a room renamed, deactivated or reactivated",
     ("update", "working_hours"): "a clinician's weekly hours set",
     ("create", "time_off"): "time off added",
     ("create", "waitlist_entry"): "a client put on the waitlist",

@@ -34,7 +34,13 @@ from webapp.core.timeutil import utcnow
 from webapp.mail.models import OutgoingMail
 from webapp.notes.models import ClinicalNote
 from webapp.portal.models import PortalInvitation
-from webapp.scheduling.models import Appointment, AppointmentClient, AppointmentType, WaitlistEntry
+from webapp.scheduling.models import (
+    Appointment,
+    AppointmentClient,
+    AppointmentType,
+    Room,
+    WaitlistEntry,
+)
 
 STAFF_ROLES = ("admin", "clinician", "supervisor", "biller", "front_desk")
 PUBLIC = "public"  # anyone, signed in or not
@@ -95,6 +101,9 @@ STAFF_EXPECTED: dict[str, frozenset[str] | str] = {
     "scheduling.cancel": EDITORS,
     "scheduling.waitlist_page": EDITORS,
     "scheduling.offer": EDITORS,
+    "scheduling.hours": EDITORS,  # a clinician their own, a supervisor also supervisees'
+    "scheduling.time_off": EDITORS,
+    "scheduling.waitlist_new": EDITORS,
     # the admin console
     "admin.index": ADMIN,
     "admin.static": ADMIN,
@@ -132,6 +141,11 @@ STAFF_EXPECTED: dict[str, frozenset[str] | str] = {
     "admin_audit.access_report_csv": ADMIN,
     "admin_audit.disclosures": ADMIN,
     "admin_audit.disclosures_csv": ADMIN,
+    "admin_scheduling.index": ADMIN,
+    "admin_scheduling.new_type": ADMIN,
+    "admin_scheduling.edit_type": ADMIN,
+    "admin_scheduling.add_room": ADMIN,
+    "admin_scheduling.toggle_room": ADMIN,
     "admin_outbox.index": ADMIN,
     "admin_outbox.show": ADMIN,
 }
@@ -203,6 +217,8 @@ class World:
             "calendar_id": lambda: self.users["clinician"].id,
             "appointment_id": self.appointment,
             "waitlist_id": lambda: WaitlistEntry.create(client=self.client.id).id,
+            "type_id": lambda: AppointmentType.get_or_create(name="Route matrix session")[0].id,
+            "room_id": lambda: Room.create(name=f"Room {Room.select().count() + 1}").id,
         }
         if name not in makers:
             pytest.fail(f"no sample value for <{name}> (route {endpoint}): add one to World")

@@ -26,8 +26,9 @@ def steps() -> list[DemoStep]:
     from webapp.clients.demo import load_clients
     from webapp.core.demo import load_staff
     from webapp.notes.demo import load_notes
+    from webapp.scheduling.demo import load_schedule
 
-    return [load_staff, load_clients, load_supervision, load_notes]
+    return [load_staff, load_clients, load_supervision, load_notes, load_schedule]
 
 
 def load_demo(layout: Layout, seed: int = 2026, client_count: int = 150) -> str:

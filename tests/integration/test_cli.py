@@ -63,6 +63,11 @@ def practice_rows(layout: Layout) -> dict[str, list[dict[str, Any]]]:
                               "password_changed_at", "mfa_enrolled_at"),
         "client_account": without(query(layout, "SELECT * FROM client_account ORDER BY id"),
                                   "created_at", "password_hash"),
+        **{table: query(layout, f"SELECT * FROM {table} ORDER BY id") for table in
+           ("appointment_type", "room", "appointment_client", "working_hours")},
+        "appointment": without(query(layout, "SELECT * FROM appointment ORDER BY id"),
+                               "created_at", "updated_at"),
+        "series": without(query(layout, "SELECT * FROM series ORDER BY id"), "created_at"),
     }
 
 
@@ -153,6 +158,37 @@ def test_demo_is_deterministic_for_a_seed(demo_template: Layout, tmp_path: Path)
     other_clients = practice_rows(other)["client"]
     assert len(other_clients) == len(template_clients)
     assert sum(a != b for a, b in zip(other_clients, template_clients, strict=True)) > 140
+
+
+def test_demo_schedule_is_populated_and_free_of_conflicts(demo_template: Layout) -> None:
+    """Does the demo have the practice's appointment types, two rooms, working hours for
+    every clinician, and a fortnight of appointments around ANCHOR (weekly series among
+    them) with no clinician, room or client booked twice at once?"""
+    kinds = {row["name"]: row for row in query(demo_template, "SELECT * FROM appointment_type")}
+    assert {(k["cpt_code"], k["modality"], k["format"]) for k in kinds.values()} == {
+        ("90837", "in_person", "individual"), ("90837", "video", "individual"),
+        ("90791", "in_person", "individual"), ("90847", "in_person", "couples"),
+        ("90853", "in_person", "group")}
+    assert kinds["Individual 53+ min"]["duration_minutes"] == 53
+    assert len(query(demo_template, "SELECT * FROM room")) == 2
+    clinicians = query(demo_template, "SELECT id FROM staff_user WHERE roles LIKE '%clinician%'")
+    hours = query(demo_template, "SELECT DISTINCT clinician_id FROM working_hours")
+    assert {c["id"] for c in clinicians} == {h["clinician_id"] for h in hours}
+    near = query(demo_template, f"SELECT * FROM appointment WHERE starts_at >= "
+                 f"'{ANCHOR.replace(day=1).replace(month=ANCHOR.month - 1)}' AND starts_at < "
+                 f"'{ANCHOR.replace(day=15)}'")
+    assert len(near) > 100
+    assert {a["clinician_id"] for a in near} == {c["id"] for c in clinicians}
+    assert len(query(demo_template, "SELECT * FROM series")) >= 20
+    assert {a["status"] for a in near} >= {"attended", "scheduled", "no_show"}
+    for overlap in ("a.clinician_id = b.clinician_id", "a.room_id = b.room_id",
+                    "ca.client_id = cb.client_id"):
+        clashes = query(demo_template, f"""
+            SELECT a.id FROM appointment a JOIN appointment b ON a.id < b.id
+            JOIN appointment_client ca ON ca.appointment_id = a.id
+            JOIN appointment_client cb ON cb.appointment_id = b.id
+            WHERE {overlap} AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at""")
+        assert clashes == [], overlap
 
 
 def test_demo_data_meets_the_spec(demo_template: Layout) -> None:

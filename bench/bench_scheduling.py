@@ -36,6 +36,8 @@ def _fill(clinician_ids: list[int], client_ids: list[int]) -> None:
     kind = AppointmentType.create(name="Bench individual", cpt_code="90834")
     rooms = [Room.create(name=f"Bench room {n}").id for n in range(len(clinician_ids))]
     rows, attendees = [], []
+    # The demo practice already holds a schedule: number ours after its appointments.
+    base = Appointment.select(Appointment.id).order_by(Appointment.id.desc()).scalar() or 0
     day, made = WEEK + timedelta(days=4), 0
     while made < APPOINTMENTS:
         if day.weekday() < 5:
@@ -45,10 +47,11 @@ def _fill(clinician_ids: list[int], client_ids: list[int]) -> None:
                     if made == APPOINTMENTS:
                         break
                     made += 1
-                    rows.append({"id": made, "clinician": clinician_id, "room": rooms[index],
+                    rows.append({"id": base + made, "clinician": clinician_id,
+                                 "room": rooms[index],
                                  "appointment_type": kind.id, "starts_at": start,
                                  "ends_at": start + timedelta(minutes=50)})
-                    attendees.append({"appointment": made,
+                    attendees.append({"appointment": base + made,
                                       "client": client_ids[made % len(client_ids)]})
         day -= timedelta(days=1)
     with db.atomic():

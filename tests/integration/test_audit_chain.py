@@ -356,17 +356,29 @@ def test_an_edited_checkpoint_file_is_reported(trail: Layout) -> None:
 
 APPENDER = textwrap.dedent("""
     import sys
+    import time
     from pathlib import Path
     from appliance import storage
     from appliance.paths import Layout
+    from webapp.audit.models import AuditEntry
     from webapp.audit.service import record
     data = Path(sys.argv[1])
+    me, other = int(sys.argv[2]), 3 - int(sys.argv[2])
     storage.open_database(Layout(data_dir=data, config_dir=data))
     sys.stdin.readline()  # start together
     with storage.db.connection_context():
         for n in range(200):
+            if n == 100:
+                # Halfway, wait for the other writer's first entry, so the two runs
+                # overlap however the machine schedules them.
+                deadline = time.monotonic() + 60
+                while not AuditEntry.select().where(
+                        (AuditEntry.actor_kind == "system")
+                        & (AuditEntry.actor_id == other)).exists():
+                    assert time.monotonic() < deadline, "the other writer never started"
+                    time.sleep(0.01)
             record("view", object_type="client", object_id=n, actor_kind="system",
-                   actor_id=int(sys.argv[2]))
+                   actor_id=me)
 """)
 
 

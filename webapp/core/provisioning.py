@@ -13,7 +13,6 @@ themself. Invitation links carry a 256-bit token; only its SHA-256 is stored.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections.abc import Iterable
@@ -26,7 +25,7 @@ from webapp.core import mfa, password_policy
 from webapp.core.models import AccountChange, StaffInvitation, StaffUser, Supervision
 from webapp.core.passwords import hash_password
 from webapp.core.permissions import ROLES
-from webapp.core.sessions import end_sessions
+from webapp.core.sessions import end_sessions, token_hash
 from webapp.core.signin import unlock_account
 from webapp.core.timeutil import utcnow
 
@@ -51,10 +50,6 @@ class ProvisioningError(ValueError):
 
 class InvitationUnusable(LookupError):
     """Expired, used, withdrawn or unknown: the invitee sees one message for all four."""
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _clean_reason(reason: str, required: bool = True) -> str:

@@ -32,9 +32,9 @@ from webapp.audit.service import record
 from webapp.clients.models import Client, Guardian
 from webapp.core.password_policy import problems
 from webapp.core.passwords import hash_password, verify_password
+from webapp.core.sessions import token_hash
 from webapp.core.timeutil import utcnow
 from webapp.mail.service import queue_mail
-from webapp.portal.invitations import token_hash
 from webapp.portal.models import ClientAccount, PortalInvitation, PortalLink
 
 MAX_ATTEMPTS = 5

@@ -12,7 +12,6 @@ can revoke one. Enrolment itself (date of birth, e-mailed code, password) is
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +24,7 @@ from webapp.audit.service import record
 from webapp.clients.models import Client, Guardian
 from webapp.clients.service import ADULT_AGE, age_on
 from webapp.core.models import StaffUser
+from webapp.core.sessions import token_hash
 from webapp.core.timeutil import today_in, utcnow
 from webapp.mail.service import queue_mail
 from webapp.portal.models import ClientAccount, PortalInvitation, PortalLink
@@ -49,10 +49,6 @@ class Invitee:
     @property
     def value(self) -> str:
         return "client" if self.guardian_id is None else f"guardian:{self.guardian_id}"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def is_minor(client: Client, settings: Settings) -> bool:
